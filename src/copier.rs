@@ -1,0 +1,511 @@
+//! The policy ([`Copier`]) and the state of one copy in flight ([`Transfer`]).
+
+use std::cell::Cell;
+use std::io::{self, Read, Write};
+
+use crate::report::{CopyError, Path, Reason, Report};
+use crate::traits::{ReaderFrom, WriterTo};
+
+/// The buffer of the read/write loop when the caller gives none.
+pub const DEFAULT_BUFFER_SIZE: usize = 64 * 1024;
+
+/// The most bytes one `copy_file_range`, `sendfile` or `splice` call is asked for: Linux's
+/// `MAX_RW_COUNT`, the cap the kernel would apply anyway.
+pub const MAX_CHUNK: usize = 0x7fff_f000;
+
+/// The capacity asked for the intermediate pipe of a splice relay.
+pub const DEFAULT_PIPE_SIZE: usize = 1024 * 1024;
+
+/// Buffers up to this size are kept per thread between copies, so a copy allocates nothing.
+const CACHED_BUFFER_MAX: usize = 1024 * 1024;
+
+/// How copies are made: which kernel paths may run, chunk and buffer sizes.
+///
+/// `Copier::new()` is what [`copy`](crate::copy), [`copy_n`](crate::copy_n) and
+/// [`copy_buffer`](crate::copy_buffer) use. Its methods also return a [`Report`] of what moved
+/// and by which path, or a [`CopyError`] that carries that report.
+///
+/// # Examples
+///
+/// Refuse zero-copy from files to sockets and pipes, and see which path ran:
+///
+/// ```
+/// use io_copy::{Copier, Path};
+///
+/// let copier = Copier::new().share_file_pages(false).buffer_size(16 * 1024);
+/// let mut src: &[u8] = &[7u8; 100_000];
+/// let mut dst = Vec::new();
+/// let report = copier.copy(&mut src, &mut dst)?;
+/// assert_eq!(report.written(), 100_000);
+/// assert_eq!(report.main_path(), Some(Path::Buffered));
+/// # Ok::<(), io_copy::CopyError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Copier {
+    pub(crate) copy_file_range: bool,
+    pub(crate) sendfile: bool,
+    pub(crate) splice: bool,
+    pub(crate) share_file_pages: bool,
+    pub(crate) chunk_size: usize,
+    pub(crate) buffer_size: usize,
+    pub(crate) pipe_size: usize,
+}
+
+impl Default for Copier {
+    fn default() -> Self {
+        Copier::new()
+    }
+}
+
+impl Copier {
+    /// The default policy: every kernel path on, page sharing allowed, 64 KiB buffer.
+    pub const fn new() -> Self {
+        Copier {
+            copy_file_range: true,
+            sendfile: true,
+            splice: true,
+            share_file_pages: true,
+            chunk_size: MAX_CHUNK,
+            buffer_size: DEFAULT_BUFFER_SIZE,
+            pipe_size: DEFAULT_PIPE_SIZE,
+        }
+    }
+
+    /// Only the read/write loop: every kernel path off.
+    pub const fn buffered_only() -> Self {
+        Copier::new()
+            .copy_file_range(false)
+            .sendfile(false)
+            .splice(false)
+    }
+
+    /// Allows or forbids `copy_file_range(2)`.
+    pub const fn copy_file_range(mut self, on: bool) -> Self {
+        self.copy_file_range = on;
+        self
+    }
+
+    /// Allows or forbids `sendfile(2)`.
+    pub const fn sendfile(mut self, on: bool) -> Self {
+        self.sendfile = on;
+        self
+    }
+
+    /// Allows or forbids `splice(2)`.
+    pub const fn splice(mut self, on: bool) -> Self {
+        self.splice = on;
+        self
+    }
+
+    /// Allows or forbids handing a regular file's pages to a socket or pipe (`sendfile`,
+    /// `splice`).
+    ///
+    /// Those pages are referenced, not copied: if the file is written before the socket or
+    /// pipe drains, the reader may see the new bytes (rust-lang/rust#108283). Pass `false` when
+    /// a source file may change during or right after the copy; file→file copies keep their
+    /// kernel paths, which do copy.
+    pub const fn share_file_pages(mut self, on: bool) -> Self {
+        self.share_file_pages = on;
+        self
+    }
+
+    /// The most bytes one kernel call is asked for (default and maximum [`MAX_CHUNK`]).
+    ///
+    /// Values above `MAX_CHUNK` are lowered to it and 0 is raised to 1.
+    pub const fn chunk_size(mut self, bytes: usize) -> Self {
+        self.chunk_size = if bytes == 0 {
+            1
+        } else if bytes > MAX_CHUNK {
+            MAX_CHUNK
+        } else {
+            bytes
+        };
+        self
+    }
+
+    /// The size of the read/write loop's buffer (default [`DEFAULT_BUFFER_SIZE`]).
+    ///
+    /// A size of 0 makes every copy fail with [`io::ErrorKind::InvalidInput`].
+    pub const fn buffer_size(mut self, bytes: usize) -> Self {
+        self.buffer_size = bytes;
+        self
+    }
+
+    /// The capacity asked for a splice relay's pipe (default [`DEFAULT_PIPE_SIZE`]); the kernel
+    /// rounds it and caps it at `/proc/sys/fs/pipe-max-size`.
+    pub const fn pipe_size(mut self, bytes: usize) -> Self {
+        self.pipe_size = bytes;
+        self
+    }
+
+    /// Copies everything from `reader` to `writer`, as [`copy`](crate::copy) does, and reports
+    /// how.
+    ///
+    /// # Errors
+    ///
+    /// The first error that is not "fall back" (see the crate documentation), or
+    /// [`io::ErrorKind::InvalidInput`] for a buffer size of 0. The [`CopyError`] carries the
+    /// report of what moved before it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut src: &[u8] = b"abc";
+    /// let mut dst = Vec::new();
+    /// let report = io_copy::Copier::new().copy(&mut src, &mut dst)?;
+    /// assert_eq!((report.written(), &dst[..]), (3, &b"abc"[..]));
+    /// # Ok::<(), io_copy::CopyError>(())
+    /// ```
+    pub fn copy<R, W>(&self, reader: &mut R, writer: &mut W) -> Result<Report, CopyError>
+    where
+        R: WriterTo + ?Sized,
+        W: ReaderFrom + ?Sized,
+    {
+        self.run(reader, writer, u64::MAX, None)
+    }
+
+    /// Copies exactly `n` bytes, as [`copy_n`](crate::copy_n) does, and reports how.
+    ///
+    /// # Errors
+    ///
+    /// As [`Copier::copy`], and [`io::ErrorKind::UnexpectedEof`] when the reader ends first;
+    /// the report then says how many bytes arrived.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut src: &[u8] = b"abcdef";
+    /// let mut dst = Vec::new();
+    /// io_copy::Copier::new().copy_n(&mut src, &mut dst, 4)?;
+    /// assert_eq!((&dst[..], src), (&b"abcd"[..], &b"ef"[..]));
+    /// # Ok::<(), io_copy::CopyError>(())
+    /// ```
+    pub fn copy_n<R, W>(&self, reader: &mut R, writer: &mut W, n: u64) -> Result<Report, CopyError>
+    where
+        R: WriterTo + ?Sized,
+        W: ReaderFrom + ?Sized,
+    {
+        let report = self.run(reader, writer, n, None)?;
+        if report.written() < n {
+            let err = io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "copy_n: reader ended after {} of {n} bytes",
+                    report.written()
+                ),
+            );
+            return Err(CopyError::new(err, report));
+        }
+        Ok(report)
+    }
+
+    /// Copies everything, using `buf` for the read/write loop, as
+    /// [`copy_buffer`](crate::copy_buffer) does, and reports how.
+    ///
+    /// # Errors
+    ///
+    /// As [`Copier::copy`], and [`io::ErrorKind::InvalidInput`] for an empty `buf`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let mut buf = [0u8; 2];
+    /// let mut src: &[u8] = b"abcde";
+    /// let mut dst = Vec::new();
+    /// let report = io_copy::Copier::new().copy_buffer(&mut src, &mut dst, &mut buf)?;
+    /// assert_eq!(report.path_stats(io_copy::Path::Buffered).calls, 7); // 3 writes, 4 reads
+    /// # Ok::<(), io_copy::CopyError>(())
+    /// ```
+    pub fn copy_buffer<R, W>(
+        &self,
+        reader: &mut R,
+        writer: &mut W,
+        buf: &mut [u8],
+    ) -> Result<Report, CopyError>
+    where
+        R: WriterTo + ?Sized,
+        W: ReaderFrom + ?Sized,
+    {
+        if buf.is_empty() {
+            let err = io::Error::new(io::ErrorKind::InvalidInput, "copy_buffer: empty buffer");
+            return Err(CopyError::new(err, Report::default()));
+        }
+        self.run(reader, writer, u64::MAX, Some(buf))
+    }
+
+    fn run<R, W>(
+        &self,
+        reader: &mut R,
+        writer: &mut W,
+        limit: u64,
+        buf: Option<&mut [u8]>,
+    ) -> Result<Report, CopyError>
+    where
+        R: WriterTo + ?Sized,
+        W: ReaderFrom + ?Sized,
+    {
+        if buf.is_none() && self.buffer_size == 0 {
+            let err = io::Error::new(io::ErrorKind::InvalidInput, "io_copy: buffer size of 0");
+            return Err(CopyError::new(err, Report::default()));
+        }
+        let mut t = Transfer::new(self, limit, buf);
+        let res = reader.write_to(writer, &mut t);
+        let report = t.finish();
+        match res {
+            Ok(_) => Ok(report),
+            Err(e) => Err(CopyError::new(e, report)),
+        }
+    }
+}
+
+thread_local! {
+    static SPARE_BUFFER: Cell<Option<Box<[u8]>>> = const { Cell::new(None) };
+}
+
+pub(crate) enum Buffer<'a> {
+    Unset,
+    Caller(&'a mut [u8]),
+    Owned(Box<[u8]>),
+}
+
+/// One copy in flight: its policy, the bytes it may still read, and its [`Report`] so far.
+///
+/// [`WriterTo::write_to`] and [`ReaderFrom::read_from`] receive it. An implementation moves bytes
+/// only through its methods, which keep the count and the limit exact; to find out how many bytes
+/// a nested call moved, compare [`Transfer::written`] before and after, which stays right when
+/// the call fails.
+pub struct Transfer<'a> {
+    copier: &'a Copier,
+    limit: u64,
+    buffer: Buffer<'a>,
+    report: Report,
+}
+
+impl<'a> Transfer<'a> {
+    fn new(copier: &'a Copier, limit: u64, buf: Option<&'a mut [u8]>) -> Self {
+        Transfer {
+            copier,
+            limit,
+            buffer: buf.map_or(Buffer::Unset, Buffer::Caller),
+            report: Report::default(),
+        }
+    }
+
+    /// The policy of this copy.
+    pub fn copier(&self) -> &Copier {
+        self.copier
+    }
+
+    /// Bytes this copy may still take from its source; `u64::MAX` means no limit.
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Bytes that have reached the sink so far.
+    pub fn written(&self) -> u64 {
+        self.report.written()
+    }
+
+    /// Bytes taken from the source so far: [`written`](Self::written) plus any that a failed
+    /// write stranded.
+    pub fn consumed(&self) -> u64 {
+        self.report.written() + self.report.stranded()
+    }
+
+    /// The report so far.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// Runs `f` with the limit lowered to `n`, then restores the outer limit less what `f`
+    /// consumed. This is how [`Take`](std::io::Take) passes its limit down.
+    pub fn limited<T>(&mut self, n: u64, f: impl FnOnce(&mut Self) -> T) -> T {
+        let outer = self.limit;
+        let before = self.consumed();
+        self.limit = outer.min(n);
+        let out = f(self);
+        let used = self.consumed() - before;
+        self.limit = outer.saturating_sub(used);
+        out
+    }
+
+    /// Copies with the read/write loop from `reader` to `writer`, within the limit.
+    ///
+    /// # Errors
+    ///
+    /// The first error of `reader` or `writer` other than [`io::ErrorKind::Interrupted`], or
+    /// [`io::ErrorKind::WriteZero`] when `writer` accepts nothing.
+    pub fn copy_buffered<R, W>(&mut self, reader: &mut R, writer: &mut W) -> io::Result<u64>
+    where
+        R: Read + ?Sized,
+        W: Write + ?Sized,
+    {
+        let before = self.written();
+        let res = self.buffered_loop(reader, writer);
+        let moved = self.written() - before;
+        res.map(|()| moved)
+    }
+
+    fn buffered_loop<R, W>(&mut self, reader: &mut R, writer: &mut W) -> io::Result<()>
+    where
+        R: Read + ?Sized,
+        W: Write + ?Sized,
+    {
+        let mut buffer = self.take_buffer();
+        let res = (|| {
+            let buf = buffer.as_mut_slice();
+            while self.limit > 0 {
+                let want = clamp(self.limit, buf.len());
+                self.report.count_call(Path::Buffered);
+                let n = match reader.read(&mut buf[..want]) {
+                    Ok(0) => return Ok(()),
+                    Ok(n) => n.min(want),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                self.limit -= n as u64;
+                self.write_counted(writer, &buf[..n])?;
+            }
+            Ok(())
+        })();
+        self.buffer = buffer;
+        res
+    }
+
+    /// Copies from the descriptor `src` to the descriptor `dst` within the limit: the kernel
+    /// paths where the platform has them, then the read/write loop.
+    ///
+    /// Reading `src` and writing `dst` directly must be the same as reading and writing the
+    /// values they came from (see [`WriterTo::source_fd`]).
+    ///
+    /// # Errors
+    ///
+    /// The first error that does not mean "fall back" (see the crate documentation).
+    #[cfg(unix)]
+    pub fn copy_fds(
+        &mut self,
+        src: std::os::fd::BorrowedFd<'_>,
+        dst: std::os::fd::BorrowedFd<'_>,
+    ) -> io::Result<u64> {
+        let before = self.written();
+        let res = crate::sys::copy_fds(self, src, dst);
+        res.map(|()| self.written() - before)
+    }
+
+    /// Writes all of `bytes` to `writer`, counting each write as [`Path::Buffered`]. On failure
+    /// the bytes not written are counted as [stranded](Report::stranded).
+    pub(crate) fn write_counted<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        bytes: &[u8],
+    ) -> io::Result<()> {
+        let mut off = 0;
+        let res = self.write_some(writer, bytes, &mut off);
+        if res.is_err() {
+            self.report.add_stranded((bytes.len() - off) as u64);
+        }
+        res
+    }
+
+    /// Writes bytes that the caller still holds (a `BufReader`'s buffer) and takes them out of
+    /// the limit as they are written; the caller keeps what was not written.
+    ///
+    /// # Errors
+    ///
+    /// The first error of `writer` other than [`io::ErrorKind::Interrupted`].
+    pub fn write_held<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        bytes: &[u8],
+    ) -> io::Result<usize> {
+        let bytes = &bytes[..clamp(self.limit, bytes.len())];
+        let mut off = 0;
+        let res = self.write_some(writer, bytes, &mut off);
+        self.limit -= off as u64;
+        res.map(|()| off)
+    }
+
+    fn write_some<W: Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        bytes: &[u8],
+        off: &mut usize,
+    ) -> io::Result<()> {
+        while *off < bytes.len() {
+            self.report.count_call(Path::Buffered);
+            match writer.write(&bytes[*off..]) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "io_copy: the writer accepted no bytes",
+                    ))
+                }
+                Ok(n) => {
+                    let n = n.min(bytes.len() - *off);
+                    *off += n;
+                    self.report.record(Path::Buffered, n as u64);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn take_buffer(&mut self) -> Buffer<'a> {
+        match std::mem::replace(&mut self.buffer, Buffer::Unset) {
+            Buffer::Unset => {
+                let size = self.copier.buffer_size.max(1);
+                let spare = SPARE_BUFFER.with(Cell::take);
+                match spare {
+                    Some(b) if b.len() == size => Buffer::Owned(b),
+                    other => {
+                        SPARE_BUFFER.with(|c| c.set(other));
+                        Buffer::Owned(vec![0u8; size].into_boxed_slice())
+                    }
+                }
+            }
+            b => b,
+        }
+    }
+
+    pub(crate) fn put_buffer(&mut self, b: Buffer<'a>) {
+        self.buffer = b;
+    }
+
+    pub(crate) fn report_mut(&mut self) -> &mut Report {
+        &mut self.report
+    }
+
+    pub(crate) fn set_limit(&mut self, limit: u64) {
+        self.limit = limit;
+    }
+
+    pub(crate) fn fall_back(&mut self, from: Path, reason: Reason) {
+        self.report.fall_back(from, reason);
+    }
+
+    fn finish(mut self) -> Report {
+        if let Buffer::Owned(b) = std::mem::replace(&mut self.buffer, Buffer::Unset) {
+            if b.len() <= CACHED_BUFFER_MAX {
+                SPARE_BUFFER.with(|c| c.set(Some(b)));
+            }
+        }
+        std::mem::take(&mut self.report)
+    }
+}
+
+impl Buffer<'_> {
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        match self {
+            Buffer::Unset => &mut [],
+            Buffer::Caller(b) => b,
+            Buffer::Owned(b) => b,
+        }
+    }
+}
+
+/// `min(limit, len)` as a `usize`.
+pub(crate) fn clamp(limit: u64, len: usize) -> usize {
+    usize::try_from(limit).map_or(len, |l| l.min(len))
+}

@@ -1,0 +1,149 @@
+//! [`WriterTo`] and [`ReaderFrom`] for std's file-descriptor types, so that copies between them
+//! take the kernel paths.
+
+use std::fs::File;
+use std::io::{self, BufRead, Read, Write};
+use std::io::{PipeReader, PipeWriter};
+use std::io::{Stderr, StderrLock, Stdin, StdinLock, Stdout, StdoutLock};
+use std::net::TcpStream;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixStream;
+use std::process::{ChildStderr, ChildStdin, ChildStdout};
+
+use crate::copier::Transfer;
+use crate::traits::{ReaderFrom, WriterTo};
+
+/// Types whose reads are plain `read(2)` calls on their descriptor.
+macro_rules! fd_source {
+    ($($ty:ty),*) => {$(
+        impl WriterTo for $ty {
+            fn source_fd(&self) -> Option<BorrowedFd<'_>> {
+                Some(self.as_fd())
+            }
+        }
+    )*};
+}
+
+/// Types whose writes are plain `write(2)` calls on their descriptor.
+macro_rules! fd_sink {
+    ($($ty:ty),*) => {$(
+        impl ReaderFrom for $ty {
+            fn sink_fd(&self) -> Option<BorrowedFd<'_>> {
+                Some(self.as_fd())
+            }
+        }
+    )*};
+}
+
+fd_source!(File, &File, TcpStream, &TcpStream, UnixStream, &UnixStream);
+fd_source!(PipeReader, &PipeReader, ChildStdout, ChildStderr);
+fd_sink!(File, &File, TcpStream, &TcpStream, UnixStream, &UnixStream);
+fd_sink!(PipeWriter, &PipeWriter, ChildStdin, StderrLock<'_>, Stderr, &Stderr);
+
+/// A descriptor read with `read(2)`: what a source with a buffer in front becomes once the
+/// buffer is drained.
+pub(crate) struct FdReader<'a>(pub(crate) BorrowedFd<'a>);
+
+impl Read for FdReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        Ok(rustix::io::read(self.0, buf)?)
+    }
+}
+
+impl WriterTo for FdReader<'_> {
+    fn source_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.0)
+    }
+}
+
+/// A descriptor written with `write(2)`: what a sink with a buffer in front becomes once the
+/// buffer is flushed.
+pub(crate) struct FdWriter<'a>(pub(crate) BorrowedFd<'a>);
+
+impl Write for FdWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(rustix::io::write(self.0, buf)?)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ReaderFrom for FdWriter<'_> {
+    fn sink_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.0)
+    }
+}
+
+/// Standard input has a buffer shared by the whole process: what it holds goes first, through
+/// user space, then the descriptor is read directly.
+impl WriterTo for StdinLock<'_> {
+    fn write_to<W: ReaderFrom + ?Sized>(
+        &mut self,
+        w: &mut W,
+        t: &mut Transfer<'_>,
+    ) -> io::Result<u64> {
+        let before = t.written();
+        if t.limit() == 0 {
+            return Ok(0);
+        }
+        // Only `fill_buf` shows what the lock holds; when it holds nothing this reads the
+        // descriptor once, which the copy would do next anyway.
+        let held = loop {
+            match self.fill_buf() {
+                Ok(b) => break b.len(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        if held == 0 {
+            return Ok(0);
+        }
+        let start = t.written();
+        let res = t.write_held(w, self.fill_buf()?);
+        self.consume((t.written() - start) as usize);
+        res?;
+        if t.limit() > 0 {
+            let stdin = io::stdin();
+            w.read_from(&mut FdReader(stdin.as_fd()), t)?;
+        }
+        Ok(t.written() - before)
+    }
+}
+
+impl WriterTo for Stdin {
+    fn write_to<W: ReaderFrom + ?Sized>(
+        &mut self,
+        w: &mut W,
+        t: &mut Transfer<'_>,
+    ) -> io::Result<u64> {
+        self.lock().write_to(w, t)
+    }
+}
+
+/// Standard output is line-buffered by the process: it is flushed before the descriptor is
+/// written directly.
+impl ReaderFrom for StdoutLock<'_> {
+    fn read_from<R: WriterTo + ?Sized>(
+        &mut self,
+        r: &mut R,
+        t: &mut Transfer<'_>,
+    ) -> io::Result<u64> {
+        if r.source_fd().is_some() {
+            self.flush()?;
+            let stdout = io::stdout();
+            return FdWriter(stdout.as_fd()).read_from(r, t);
+        }
+        t.copy_buffered(r, self)
+    }
+}
+
+impl ReaderFrom for Stdout {
+    fn read_from<R: WriterTo + ?Sized>(
+        &mut self,
+        r: &mut R,
+        t: &mut Transfer<'_>,
+    ) -> io::Result<u64> {
+        self.lock().read_from(r, t)
+    }
+}

@@ -1,0 +1,168 @@
+//! Go's `io.Copy` zero-copy machinery for Rust, with a report of every path taken.
+//!
+//! [`copy`], [`copy_n`] and [`copy_buffer`] drop in beside [`std::io::copy`]. Between two file
+//! descriptors on Linux they move bytes inside the kernel where it can (`copy_file_range`,
+//! `sendfile`), fall back step by step where it cannot, and keep counts and file positions exact
+//! on every path, also after partial progress and on error.
+//!
+//! # How a copy is dispatched
+//!
+//! As in Go: the source's [`WriterTo::write_to`] runs first; by default it defers to the sink's
+//! [`ReaderFrom::read_from`], which takes a kernel path when both ends are file descriptors and
+//! the read/write loop otherwise. std's descriptor types (`File`, `TcpStream`, `UnixStream`,
+//! pipes, child stdio, stdio locks), the wrappers `&mut T`, `Box<T>`, `Take<T>`, `BufReader<T>`
+//! (its buffer is drained first) and `BufWriter<T>` (flushed first), and the in-memory types
+//! implement the traits. Any other type opts in with one line (see [`WriterTo`]), or is wrapped in
+//! [`Plain`].
+//!
+//! # Reports and errors
+//!
+//! [`Copier`] holds the policy (which kernel paths may run, chunk, buffer and pipe sizes) and its
+//! methods return a [`Report`]: the bytes moved, each path's share and calls, and why each
+//! fallback happened. A failed copy gives a [`CopyError`] carrying that report; it converts into
+//! an [`io::Error`] of the same kind from which [`CopyError::from_io`] recovers it, so even
+//! [`copy`]'s plain `io::Result` never loses the count.
+//!
+//! Nothing is lost: a byte is counted when it reaches the sink. When a write fails after a read,
+//! a regular-file source is moved back over the bytes not written, so its position is where the
+//! written bytes end; other sources report those bytes as [stranded](Report::stranded).
+//!
+//! # The zero-copy contract
+//!
+//! `sendfile` hands the page cache of the source file to the socket or pipe instead of copying
+//! it. If the file is modified before the peer has read those bytes, the peer may receive the new
+//! contents (rust-lang/rust#108283). A copy of a file that may change while or soon after it is
+//! sent should use [`Copier::share_file_pages(false)`](Copier::share_file_pages). File-to-file
+//! copies are real copies on every path.
+//!
+//! # Platform-specific behavior
+//!
+//! Linux has the kernel paths; its module documents the order, the thresholds and the table of
+//! errnos that mean "fall back". Every other Unix builds and takes the read/write loop. On
+//! non-Unix targets only the in-memory and user types take part.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::fs::File;
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::write(dir.path().join("in"), b"hello, kernel")?;
+//! let mut src = File::open(dir.path().join("in"))?;
+//! let mut dst = File::create(dir.path().join("out"))?;
+//! let n = io_copy::copy(&mut src, &mut dst)?;
+//! assert_eq!(n, 13);
+//! assert_eq!(std::fs::read(dir.path().join("out"))?, b"hello, kernel");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+//!
+//! # References
+//!
+//! - [copy_file_range(2)](https://man7.org/linux/man-pages/man2/copy_file_range.2.html)
+//! - [sendfile(2)](https://man7.org/linux/man-pages/man2/sendfile.2.html)
+//! - [splice(2)](https://man7.org/linux/man-pages/man2/splice.2.html)
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+use std::io;
+
+mod copier;
+#[cfg(unix)]
+mod fd_types;
+mod report;
+#[cfg(unix)]
+mod sys;
+mod traits;
+
+pub use copier::{Copier, Transfer, DEFAULT_BUFFER_SIZE, DEFAULT_PIPE_SIZE, MAX_CHUNK};
+pub use report::{CopyError, Fallback, Path, PathStats, Reason, Report};
+#[cfg(all(unix, feature = "fault-injection"))]
+#[doc(hidden)]
+pub use sys::fault;
+pub use traits::{Plain, ReaderFrom, WriterTo};
+
+const DEFAULT: Copier = Copier::new();
+
+/// Copies everything from `reader` to `writer` and returns the bytes copied: [`std::io::copy`]
+/// with Go's zero-copy paths.
+///
+/// # Errors
+///
+/// The first error of either end that does not mean "fall back". The returned `io::Error` keeps
+/// the kind of the original and carries a [`CopyError`] with the bytes that reached `writer`:
+/// see [`CopyError::from_io`].
+///
+/// # Platform-specific behavior
+///
+/// On Linux, file to file uses `copy_file_range`, a file to anything uses `sendfile`, and the
+/// rest the read/write loop with a 64 KiB buffer.
+///
+/// # Examples
+///
+/// ```
+/// let mut src: &[u8] = b"hello";
+/// let mut dst: Vec<u8> = Vec::new();
+/// assert_eq!(io_copy::copy(&mut src, &mut dst)?, 5);
+/// assert_eq!(dst, b"hello");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn copy<R, W>(reader: &mut R, writer: &mut W) -> io::Result<u64>
+where
+    R: WriterTo + ?Sized,
+    W: ReaderFrom + ?Sized,
+{
+    Ok(DEFAULT.copy(reader, writer)?.written())
+}
+
+/// Copies exactly `n` bytes from `reader` to `writer`: Go's `io.CopyN`.
+///
+/// # Errors
+///
+/// [`io::ErrorKind::UnexpectedEof`] when `reader` ends before `n` bytes, and otherwise as
+/// [`copy`]; in both cases the error carries the bytes that arrived (see
+/// [`CopyError::from_io`]).
+///
+/// # Examples
+///
+/// ```
+/// let mut src: &[u8] = b"hello";
+/// let mut dst = Vec::new();
+/// assert_eq!(io_copy::copy_n(&mut src, &mut dst, 4)?, 4);
+/// let err = io_copy::copy_n(&mut src, &mut dst, 4).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+/// assert_eq!(io_copy::CopyError::from_io(&err).unwrap().written(), 1);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn copy_n<R, W>(reader: &mut R, writer: &mut W, n: u64) -> io::Result<u64>
+where
+    R: WriterTo + ?Sized,
+    W: ReaderFrom + ?Sized,
+{
+    Ok(DEFAULT.copy_n(reader, writer, n)?.written())
+}
+
+/// Copies everything from `reader` to `writer`, using `buf` where the read/write loop runs: Go's
+/// `io.CopyBuffer`. As in Go, a kernel path does not use `buf`.
+///
+/// # Errors
+///
+/// [`io::ErrorKind::InvalidInput`] for an empty `buf`, and otherwise as [`copy`].
+///
+/// # Examples
+///
+/// ```
+/// let mut buf = [0u8; 4096];
+/// let mut dst = Vec::new();
+/// io_copy::copy_buffer(&mut &b"abc"[..], &mut dst, &mut buf)?;
+/// assert_eq!(dst, b"abc");
+/// assert!(io_copy::copy_buffer(&mut &b"abc"[..], &mut dst, &mut []).is_err());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn copy_buffer<R, W>(reader: &mut R, writer: &mut W, buf: &mut [u8]) -> io::Result<u64>
+where
+    R: WriterTo + ?Sized,
+    W: ReaderFrom + ?Sized,
+{
+    Ok(DEFAULT.copy_buffer(reader, writer, buf)?.written())
+}

@@ -1,0 +1,319 @@
+//! What a copy did: the bytes moved, the path each byte took, and why a path was left.
+
+use std::error::Error;
+use std::fmt;
+use std::io;
+
+/// A way of moving bytes from a source to a sink.
+///
+/// The order of the variants is the order in which the Linux layer tries them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Path {
+    /// `copy_file_range(2)`: file to file inside the kernel, possibly a reflink.
+    CopyFileRange,
+    /// `sendfile(2)`: from a file's page cache to a socket, pipe or file.
+    Sendfile,
+    /// `splice(2)`: through a pipe, with no copy into user space.
+    Splice,
+    /// `read(2)`/`write(2)` (or `Read`/`Write`) through a user-space buffer.
+    Buffered,
+}
+
+impl Path {
+    /// Every path, in the order the Linux layer tries them.
+    pub const ALL: [Path; 4] = [
+        Path::CopyFileRange,
+        Path::Sendfile,
+        Path::Splice,
+        Path::Buffered,
+    ];
+
+    /// The syscall's name, as `strace` prints it (`"buffered"` for the loop).
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::CopyFileRange => "copy_file_range",
+            Path::Sendfile => "sendfile",
+            Path::Splice => "splice",
+            Path::Buffered => "buffered",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a copy left a path (or never tried it) and went on with the next one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The syscall failed with this errno, which means "not here" for this path (see the
+    /// fallback table in the Linux module's documentation).
+    Errno(i32),
+    /// The syscall was known to be missing: an earlier copy in this process saw `ENOSYS`.
+    Unsupported,
+    /// The first call moved zero bytes although the source may not be at its end, as procfs,
+    /// sysfs and some overlay mounts answer. The next path finds out whether it really was the end.
+    ZeroFirstCall,
+    /// The sink was opened (or later set) with `O_APPEND`, which the kernel paths refuse.
+    AppendSink,
+    /// Source and sink are the same file, where only a read/write loop has defined results.
+    SameFile,
+    /// The [`Copier`](crate::Copier) policy turned this path off.
+    Disabled,
+    /// The [`Copier`](crate::Copier) policy forbids sharing a file's pages with a socket or pipe
+    /// (the zero-copy contract, see the crate documentation).
+    MutableSource,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Reason::Errno(e) => write!(f, "{}", io::Error::from_raw_os_error(e)),
+            Reason::Unsupported => f.write_str("not supported by this kernel (ENOSYS seen before)"),
+            Reason::ZeroFirstCall => f.write_str("first call moved 0 bytes"),
+            Reason::AppendSink => f.write_str("sink is O_APPEND"),
+            Reason::SameFile => f.write_str("source and sink are the same file"),
+            Reason::Disabled => f.write_str("turned off by the policy"),
+            Reason::MutableSource => f.write_str("page sharing with a mutable file refused"),
+        }
+    }
+}
+
+/// One step down the fallback chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Fallback {
+    /// The path that was left.
+    pub from: Path,
+    /// Why it was left.
+    pub reason: Reason,
+    /// How many bytes of the copy had reached the sink when it was left.
+    pub at: u64,
+}
+
+/// Bytes and syscalls of one path within one copy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PathStats {
+    /// Bytes this path delivered to the sink.
+    pub bytes: u64,
+    /// Calls this path made: copy_file_range, sendfile or splice calls, or `write` calls for the
+    /// buffered loop. Retries after `EINTR` count too.
+    pub calls: u64,
+}
+
+/// The most fallbacks one copy can record: each path is left at most once.
+const MAX_FALLBACKS: usize = 4;
+
+/// What one copy did.
+///
+/// It is built while the copy runs, so it is exact also when the copy fails: the
+/// [`CopyError`] of a failed copy carries it. Building it allocates nothing.
+///
+/// # Examples
+///
+/// ```
+/// use io_copy::{Copier, Path};
+///
+/// let mut src: &[u8] = b"hello";
+/// let mut dst = Vec::new();
+/// let report = Copier::new().copy(&mut src, &mut dst)?;
+/// assert_eq!(report.written(), 5);
+/// assert_eq!(report.path_stats(Path::Buffered).bytes, 5);
+/// assert_eq!(report.main_path(), Some(Path::Buffered));
+/// # Ok::<(), io_copy::CopyError>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    written: u64,
+    stranded: u64,
+    paths: [PathStats; 4],
+    fallbacks: [Option<Fallback>; MAX_FALLBACKS],
+}
+
+impl Report {
+    /// Bytes that reached the sink.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Bytes taken from the source that did not reach the sink (only after a failed write).
+    ///
+    /// A plain read/write loop loses such bytes silently; this count says how many there were.
+    pub fn stranded(&self) -> u64 {
+        self.stranded
+    }
+
+    /// Bytes and calls of one path.
+    pub fn path_stats(&self, path: Path) -> PathStats {
+        self.paths[path.index()]
+    }
+
+    /// The paths that moved bytes or made calls, in the order they are tried, with their shares.
+    pub fn paths(&self) -> impl Iterator<Item = (Path, PathStats)> + '_ {
+        Path::ALL
+            .into_iter()
+            .map(|p| (p, self.path_stats(p)))
+            .filter(|(_, s)| s.bytes > 0 || s.calls > 0)
+    }
+
+    /// The path that delivered the most bytes, or `None` if no byte moved.
+    pub fn main_path(&self) -> Option<Path> {
+        Path::ALL
+            .into_iter()
+            .filter(|p| self.path_stats(*p).bytes > 0)
+            .max_by_key(|p| (self.path_stats(*p).bytes, std::cmp::Reverse(*p)))
+    }
+
+    /// Each step down the fallback chain, in the order it happened.
+    pub fn fallbacks(&self) -> impl Iterator<Item = &Fallback> + '_ {
+        self.fallbacks.iter().flatten()
+    }
+
+    /// Why `path` was left, if it was.
+    pub fn fallback_from(&self, path: Path) -> Option<Fallback> {
+        self.fallbacks().find(|f| f.from == path).copied()
+    }
+
+    pub(crate) fn record(&mut self, path: Path, bytes: u64) {
+        self.written += bytes;
+        self.paths[path.index()].bytes += bytes;
+    }
+
+    pub(crate) fn count_call(&mut self, path: Path) {
+        self.paths[path.index()].calls += 1;
+    }
+
+    pub(crate) fn add_stranded(&mut self, bytes: u64) {
+        self.stranded += bytes;
+    }
+
+    pub(crate) fn fall_back(&mut self, from: Path, reason: Reason) {
+        if self.fallback_from(from).is_some() {
+            return;
+        }
+        let at = self.written;
+        if let Some(slot) = self.fallbacks.iter_mut().find(|s| s.is_none()) {
+            *slot = Some(Fallback { from, reason, at });
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} bytes", self.written)?;
+        for (path, s) in self.paths() {
+            write!(f, ", {path}: {} bytes in {} calls", s.bytes, s.calls)?;
+        }
+        for fb in self.fallbacks() {
+            write!(f, ", left {} at {}: {}", fb.from, fb.at, fb.reason)?;
+        }
+        if self.stranded > 0 {
+            write!(f, ", {} bytes read but not written", self.stranded)?;
+        }
+        Ok(())
+    }
+}
+
+/// A failed copy: the error, and the [`Report`] of what had moved until then.
+///
+/// It converts into an [`io::Error`] of the same [`kind`](io::Error::kind) that still carries
+/// it, so code that only speaks `io::Result` loses nothing: [`CopyError::from_io`] gets it back.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{self, Write};
+///
+/// /// A sink that takes 3 bytes, then fails.
+/// struct Full(usize);
+/// impl Write for Full {
+///     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+///         if self.0 == 0 {
+///             return Err(io::Error::new(io::ErrorKind::StorageFull, "full"));
+///         }
+///         let n = buf.len().min(self.0);
+///         self.0 -= n;
+///         Ok(n)
+///     }
+///     fn flush(&mut self) -> io::Result<()> { Ok(()) }
+/// }
+/// impl io_copy::ReaderFrom for Full {}
+///
+/// let err = io_copy::copy(&mut &b"hello"[..], &mut Full(3)).unwrap_err();
+/// assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+/// let copy_err = io_copy::CopyError::from_io(&err).unwrap();
+/// assert_eq!(copy_err.written(), 3);
+/// assert_eq!(copy_err.report().stranded(), 2);
+/// ```
+#[derive(Debug)]
+pub struct CopyError {
+    error: io::Error,
+    report: Report,
+}
+
+impl CopyError {
+    pub(crate) fn new(error: io::Error, report: Report) -> Self {
+        CopyError { error, report }
+    }
+
+    /// Bytes that reached the sink before the failure.
+    pub fn written(&self) -> u64 {
+        self.report.written
+    }
+
+    /// The kind of the underlying error.
+    pub fn kind(&self) -> io::ErrorKind {
+        self.error.kind()
+    }
+
+    /// The underlying error, with its `raw_os_error` intact.
+    pub fn io_error(&self) -> &io::Error {
+        &self.error
+    }
+
+    /// What the copy did before it failed.
+    pub fn report(&self) -> &Report {
+        &self.report
+    }
+
+    /// Splits into the underlying error and the report.
+    pub fn into_parts(self) -> (io::Error, Report) {
+        (self.error, self.report)
+    }
+
+    /// Finds the `CopyError` inside an `io::Error` made from one.
+    pub fn from_io(error: &io::Error) -> Option<&CopyError> {
+        error.get_ref()?.downcast_ref::<CopyError>()
+    }
+}
+
+impl fmt::Display for CopyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} after {} bytes", self.error, self.report.written)?;
+        if self.report.stranded > 0 {
+            write!(
+                f,
+                " ({} more read from the source but not written)",
+                self.report.stranded
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Error for CopyError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+impl From<CopyError> for io::Error {
+    fn from(e: CopyError) -> io::Error {
+        io::Error::new(e.kind(), e)
+    }
+}

@@ -1,0 +1,169 @@
+//! Each syscall the crate makes, wrapped once, through rustix. The data-moving ones pass through
+//! the test-only fault seam when the `fault-injection` feature is on.
+
+use std::io;
+use std::os::fd::BorrowedFd;
+
+#[cfg(feature = "fault-injection")]
+use crate::sys::fault::{self, Fault};
+
+/// The syscalls that move data, as the fault seam names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
+pub enum Syscall {
+    /// `copy_file_range(2)`.
+    CopyFileRange,
+    /// `sendfile(2)`.
+    Sendfile,
+    /// `splice(2)`.
+    Splice,
+    /// `read(2)` in the descriptor read/write loop.
+    Read,
+    /// `write(2)` in the descriptor read/write loop.
+    Write,
+}
+
+/// Asks the fault seam about the next `call`: `Some` answers it, `None` lets it run, with `len`
+/// possibly lowered.
+#[inline(always)]
+#[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
+fn seam(call: Syscall, len: &mut usize) -> Option<io::Result<usize>> {
+    #[cfg(feature = "fault-injection")]
+    match fault::next(call) {
+        Fault::Pass => {}
+        Fault::Errno(e) => return Some(Err(io::Error::from_raw_os_error(e))),
+        Fault::Zero | Fault::Short(0) => return Some(Ok(0)),
+        Fault::Short(n) => *len = (*len).min(n),
+    }
+    None
+}
+
+/// `read(2)`.
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    let mut len = buf.len();
+    if let Some(r) = seam(Syscall::Read, &mut len) {
+        return r;
+    }
+    Ok(rustix::io::read(fd, &mut buf[..len])?)
+}
+
+/// `write(2)`.
+pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    let mut len = buf.len();
+    if let Some(r) = seam(Syscall::Write, &mut len) {
+        return r;
+    }
+    Ok(rustix::io::write(fd, &buf[..len])?)
+}
+
+/// `lseek(fd, delta, SEEK_CUR)`: the new position.
+pub(crate) fn seek_cur(fd: BorrowedFd<'_>, delta: i64) -> io::Result<u64> {
+    Ok(rustix::fs::seek(fd, rustix::fs::SeekFrom::Current(delta))?)
+}
+
+/// What `fstat(2)` says of a descriptor, as far as the copy needs it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Meta {
+    pub(crate) kind: Kind,
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    pub(crate) size: u64,
+}
+
+/// The kinds of file the copy paths tell apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Regular,
+    Block,
+    Pipe,
+    Socket,
+    Char,
+    /// A directory, a symlink, or an fd that `fstat` refused: the read/write loop will give the
+    /// clear error.
+    Other,
+}
+
+impl Meta {
+    /// `fstat(2)`; a failure gives `Kind::Other`, leaving the error to the read/write loop.
+    pub(crate) fn of(fd: BorrowedFd<'_>) -> Meta {
+        use rustix::fs::FileType;
+        match rustix::fs::fstat(fd) {
+            Ok(st) => Meta {
+                kind: match FileType::from_raw_mode(st.st_mode) {
+                    FileType::RegularFile => Kind::Regular,
+                    FileType::BlockDevice => Kind::Block,
+                    FileType::Fifo => Kind::Pipe,
+                    FileType::Socket => Kind::Socket,
+                    FileType::CharacterDevice => Kind::Char,
+                    _ => Kind::Other,
+                },
+                #[allow(clippy::unnecessary_cast)]
+                dev: st.st_dev as u64,
+                #[allow(clippy::unnecessary_cast)]
+                ino: st.st_ino as u64,
+                size: u64::try_from(st.st_size).unwrap_or(0),
+            },
+            Err(_) => Meta {
+                kind: Kind::Other,
+                dev: 0,
+                ino: 0,
+                size: 0,
+            },
+        }
+    }
+
+    /// Reads through the page cache at an offset: a regular file or a block device.
+    pub(crate) fn is_seekable(&self) -> bool {
+        matches!(self.kind, Kind::Regular | Kind::Block)
+    }
+
+    pub(crate) fn same_file(&self, other: &Meta) -> bool {
+        self.kind == Kind::Regular
+            && other.kind == Kind::Regular
+            && self.dev == other.dev
+            && self.ino == other.ino
+    }
+}
+
+/// Whether `fd` is open with `O_APPEND` now (`fcntl(F_GETFL)`); it can be set after `open`.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) fn is_append(fd: BorrowedFd<'_>) -> bool {
+    rustix::fs::fcntl_getfl(fd).is_ok_and(|f| f.contains(rustix::fs::OFlags::APPEND))
+}
+
+#[cfg(target_os = "linux")]
+pub(crate) use linux::*;
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use super::*;
+
+    /// `copy_file_range(2)` with the file positions (null offsets) or explicit offsets.
+    pub(crate) fn copy_file_range(
+        src: BorrowedFd<'_>,
+        off_in: Option<&mut u64>,
+        dst: BorrowedFd<'_>,
+        off_out: Option<&mut u64>,
+        mut len: usize,
+    ) -> io::Result<usize> {
+        if let Some(r) = seam(Syscall::CopyFileRange, &mut len) {
+            return r;
+        }
+        Ok(rustix::fs::copy_file_range(
+            src, off_in, dst, off_out, len,
+        )?)
+    }
+
+    /// `sendfile(2)` from the position of `src` (null offset) or an explicit offset.
+    pub(crate) fn sendfile(
+        dst: BorrowedFd<'_>,
+        src: BorrowedFd<'_>,
+        off: Option<&mut u64>,
+        mut len: usize,
+    ) -> io::Result<usize> {
+        if let Some(r) = seam(Syscall::Sendfile, &mut len) {
+            return r;
+        }
+        Ok(rustix::fs::sendfile(dst, src, off, len)?)
+    }
+}

@@ -1,0 +1,22 @@
+//! Everything that makes a syscall.
+//!
+//! Every platform module provides:
+//! - `copy_fds(t, src, dst)`: copies from the descriptor `src` to the descriptor `dst` within
+//!   `t`'s limit, recording every byte in `t`'s report as it reaches `dst`, and returns when the
+//!   source ends, the limit is reached or an error that is not a fallback occurs. It may use any
+//!   kernel path the platform has, and must end on the read/write loop of [`fd_loop`].
+//!
+//! Linux has the kernel paths; every other Unix gets [`unsupported`], which goes straight to the
+//! read/write loop.
+
+pub(crate) mod calls;
+pub(crate) mod fd_loop;
+
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+
+#[cfg_attr(target_os = "linux", path = "linux/mod.rs")]
+#[cfg_attr(not(target_os = "linux"), path = "unsupported.rs")]
+mod imp;
+
+pub(crate) use imp::copy_fds;
