@@ -210,10 +210,10 @@ impl Copier {
     ///
     /// ```
     /// let mut buf = [0u8; 2];
-    /// let mut src: &[u8] = b"abcde";
+    /// let mut src = io_copy::Plain(&b"abcde"[..]);
     /// let mut dst = Vec::new();
     /// let report = io_copy::Copier::new().copy_buffer(&mut src, &mut dst, &mut buf)?;
-    /// assert_eq!(report.path_stats(io_copy::Path::Buffered).calls, 7); // 3 writes, 4 reads
+    /// assert_eq!(report.path_stats(io_copy::Path::Buffered).calls, 7); // 4 reads, 3 writes
     /// # Ok::<(), io_copy::CopyError>(())
     /// ```
     pub fn copy_buffer<R, W>(

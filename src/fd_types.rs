@@ -38,7 +38,14 @@ macro_rules! fd_sink {
 fd_source!(File, &File, TcpStream, &TcpStream, UnixStream, &UnixStream);
 fd_source!(PipeReader, &PipeReader, ChildStdout, ChildStderr);
 fd_sink!(File, &File, TcpStream, &TcpStream, UnixStream, &UnixStream);
-fd_sink!(PipeWriter, &PipeWriter, ChildStdin, StderrLock<'_>, Stderr, &Stderr);
+fd_sink!(
+    PipeWriter,
+    &PipeWriter,
+    ChildStdin,
+    StderrLock<'_>,
+    Stderr,
+    &Stderr
+);
 
 /// A descriptor read with `read(2)`: what a source with a buffer in front becomes once the
 /// buffer is drained.

@@ -244,8 +244,16 @@ impl fmt::Display for Report {
 /// }
 /// impl io_copy::ReaderFrom for Full {}
 ///
-/// let err = io_copy::copy(&mut &b"hello"[..], &mut Full(3)).unwrap_err();
+/// // A slice keeps what the sink refused...
+/// let mut src: &[u8] = b"hello";
+/// let err = io_copy::copy(&mut src, &mut Full(3)).unwrap_err();
 /// assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+/// assert_eq!(io_copy::CopyError::from_io(&err).unwrap().written(), 3);
+/// assert_eq!(src, b"lo");
+///
+/// // ...a reader read through a buffer cannot take bytes back: the report counts them.
+/// let mut src = io_copy::Plain(&b"hello"[..]);
+/// let err = io_copy::copy(&mut src, &mut Full(3)).unwrap_err();
 /// let copy_err = io_copy::CopyError::from_io(&err).unwrap();
 /// assert_eq!(copy_err.written(), 3);
 /// assert_eq!(copy_err.report().stranded(), 2);
@@ -253,12 +261,16 @@ impl fmt::Display for Report {
 #[derive(Debug)]
 pub struct CopyError {
     error: io::Error,
-    report: Report,
+    // Boxed: errors are rare, and a small `Err` keeps `Result`s cheap to move.
+    report: Box<Report>,
 }
 
 impl CopyError {
     pub(crate) fn new(error: io::Error, report: Report) -> Self {
-        CopyError { error, report }
+        CopyError {
+            error,
+            report: Box::new(report),
+        }
     }
 
     /// Bytes that reached the sink before the failure.
@@ -283,7 +295,7 @@ impl CopyError {
 
     /// Splits into the underlying error and the report.
     pub fn into_parts(self) -> (io::Error, Report) {
-        (self.error, self.report)
+        (self.error, *self.report)
     }
 
     /// Finds the `CopyError` inside an `io::Error` made from one.

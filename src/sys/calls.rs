@@ -149,9 +149,7 @@ mod linux {
         if let Some(r) = seam(Syscall::CopyFileRange, &mut len) {
             return r;
         }
-        Ok(rustix::fs::copy_file_range(
-            src, off_in, dst, off_out, len,
-        )?)
+        Ok(rustix::fs::copy_file_range(src, off_in, dst, off_out, len)?)
     }
 
     /// `sendfile(2)` from the position of `src` (null offset) or an explicit offset.

@@ -65,7 +65,7 @@ use crate::sys::fd_loop::{self, Source};
 mod missing {
     use super::Path;
     use std::sync::atomic::{AtomicBool, Ordering};
-    
+
     fn slot(path: Path) -> usize {
         match path {
             Path::CopyFileRange => 0,
@@ -184,9 +184,7 @@ fn kernel(
     src: BorrowedFd<'_>,
     dst: BorrowedFd<'_>,
 ) -> io::Result<bool> {
-    let gate = gate.or_else(|| {
-        missing::get(path).then_some(Reason::Unsupported)
-    });
+    let gate = gate.or_else(|| missing::get(path).then_some(Reason::Unsupported));
     if let Some(reason) = gate {
         t.fall_back(path, reason);
         return Ok(false);

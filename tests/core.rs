@@ -1,0 +1,871 @@
+//! The core crate: every std descriptor pair, the wrappers, the fallback chain and bad input,
+//! each checked against the plain read/write loop.
+#![cfg(target_os = "linux")]
+
+mod util;
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::process::{Command, Stdio};
+
+use io_copy::fault::{self, Fault, Syscall};
+use io_copy::{Copier, CopyError, Path, ReaderFrom, Reason, Transfer, WriterTo};
+use rstest::rstest;
+use util::*;
+
+const SIZES: [usize; 6] = [0, 1, 4096, 65537, 1 << 20, (1 << 20) + 7];
+
+fn copy_err(e: &io::Error) -> &CopyError {
+    CopyError::from_io(e).expect("the io::Error carries a CopyError")
+}
+
+#[rstest]
+fn file_to_file_is_exact(
+    #[values("/tmp", "/dev/shm")] root: &str,
+    #[values(0, 1, 4095)] start: u64,
+) {
+    let dir = scratch_in(root);
+    for size in SIZES {
+        let data = pattern(size, size as u64);
+        let (mut src, _) = source_file(dir.path(), "src", &data);
+        let (mut dst, dst_path) = sink_file(dir.path(), "dst");
+        seek(&mut src, start);
+        let report = Copier::new().copy(&mut src, &mut dst).expect("copy");
+        let want = data.get(start as usize..).unwrap_or(&[]);
+        assert_eq!(report.written(), want.len() as u64, "count, size {size}");
+        assert_eq!(
+            std::fs::read(&dst_path).unwrap(),
+            want,
+            "bytes, size {size}"
+        );
+        assert_eq!(
+            position(&mut src),
+            size.max(start as usize) as u64,
+            "src position"
+        );
+        assert_eq!(position(&mut dst), want.len() as u64, "dst position");
+        if !want.is_empty() {
+            assert_eq!(report.main_path(), Some(Path::CopyFileRange), "{report}");
+        }
+    }
+}
+
+#[test]
+fn file_to_file_overwrites_at_sink_position() {
+    let dir = scratch();
+    let data = pattern(200_000, 1);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    let (mut dst, dst_path) = sink_file(dir.path(), "dst");
+    dst.write_all(&vec![b'x'; 300_000]).unwrap();
+    seek(&mut dst, 1000);
+    io_copy::copy(&mut src, &mut dst).unwrap();
+    let mut want = vec![b'x'; 300_000];
+    want[1000..201_000].copy_from_slice(&data);
+    assert_eq!(std::fs::read(dst_path).unwrap(), want);
+    assert_eq!(position(&mut dst), 201_000);
+}
+
+/// Sends `data` from a file through `copy` into `sink`, whose far end `read_end` is drained on a
+/// thread, and checks bytes, count and source position.
+fn file_to_stream<W, R>(mut sink: W, read_end: R, data: &[u8]) -> io_copy::Report
+where
+    W: ReaderFrom,
+    R: Read + Send + 'static,
+{
+    let dir = scratch();
+    let (mut src, _) = source_file(dir.path(), "src", data);
+    let reader = drain(read_end);
+    let report = Copier::new().copy(&mut src, &mut sink).expect("copy");
+    drop(sink);
+    assert_eq!(reader.join().unwrap(), data, "bytes");
+    assert_eq!(report.written(), data.len() as u64, "count");
+    assert_eq!(position(&mut src), data.len() as u64, "source position");
+    report
+}
+
+#[test]
+fn file_to_tcp_uses_sendfile() {
+    let (a, b) = tcp_pair();
+    let r = file_to_stream(a, b, &pattern(3 << 20, 2));
+    assert_eq!(r.main_path(), Some(Path::Sendfile), "{r}");
+}
+
+#[test]
+fn file_to_unix_stream_uses_sendfile() {
+    let (a, b) = unix_pair();
+    let r = file_to_stream(a, b, &pattern(1 << 20, 3));
+    assert_eq!(r.main_path(), Some(Path::Sendfile), "{r}");
+}
+
+#[test]
+fn file_to_pipe_uses_sendfile() {
+    let (rd, wr) = io::pipe().unwrap();
+    let r = file_to_stream(wr, rd, &pattern(1 << 20, 4));
+    assert_eq!(r.main_path(), Some(Path::Sendfile), "{r}");
+}
+
+#[test]
+fn file_to_child_stdin_uses_sendfile() {
+    let mut child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn cat");
+    let stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let r = file_to_stream(stdin, stdout, &pattern(600_000, 5));
+    assert_eq!(r.main_path(), Some(Path::Sendfile), "{r}");
+    child.wait().unwrap();
+}
+
+#[test]
+fn file_to_dev_null_counts_everything() {
+    let dir = scratch();
+    let data = pattern(1 << 20, 6);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    let mut null = OpenOptions::new().write(true).open("/dev/null").unwrap();
+    let r = Copier::new().copy(&mut src, &mut null).unwrap();
+    assert_eq!(r.written(), data.len() as u64);
+    assert_eq!(position(&mut src), data.len() as u64);
+}
+
+/// Copies from a stream source into a file and checks it against what was fed.
+fn stream_to_file<R: WriterTo>(mut src: R, data: Vec<u8>, feeder: std::thread::JoinHandle<()>) {
+    let dir = scratch();
+    let (mut dst, dst_path) = sink_file(dir.path(), "dst");
+    let report = Copier::new().copy(&mut src, &mut dst).expect("copy");
+    feeder.join().unwrap();
+    assert_eq!(report.written(), data.len() as u64, "count");
+    assert_eq!(std::fs::read(dst_path).unwrap(), data, "bytes");
+    assert_eq!(position(&mut dst), data.len() as u64, "sink position");
+}
+
+#[test]
+fn tcp_to_file_is_exact() {
+    let (a, b) = tcp_pair();
+    let data = pattern(2 << 20, 7);
+    stream_to_file(b, data.clone(), feed(a, data));
+}
+
+#[test]
+fn unix_to_file_is_exact() {
+    let (a, b) = unix_pair();
+    let data = pattern(1 << 20, 8);
+    stream_to_file(b, data.clone(), feed(a, data));
+}
+
+#[test]
+fn pipe_to_file_is_exact() {
+    let (rd, wr) = io::pipe().unwrap();
+    let data = pattern(1 << 20, 9);
+    stream_to_file(rd, data.clone(), feed(wr, data));
+}
+
+#[test]
+fn child_stdout_to_file_is_exact() {
+    let dir = scratch();
+    let data = pattern(700_000, 10);
+    let (_, path) = source_file(dir.path(), "src", &data);
+    let mut child = Command::new("cat")
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    stream_to_file(out, data, std::thread::spawn(|| ()));
+    child.wait().unwrap();
+}
+
+#[test]
+fn child_stderr_to_file_is_exact() {
+    let mut child = Command::new("sh")
+        .args(["-c", "head -c 300000 /dev/zero >&2"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child.stderr.take().unwrap();
+    stream_to_file(err, vec![0; 300_000], std::thread::spawn(|| ()));
+    child.wait().unwrap();
+}
+
+/// One end of a stream the copy reads or writes.
+enum End {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
+    PipeR(io::PipeReader),
+    PipeW(io::PipeWriter),
+}
+
+/// A stream the test feeds and the copy reads.
+fn stream_source(kind: &str) -> (Box<dyn Write + Send>, End) {
+    match kind {
+        "tcp" => {
+            let (a, b) = tcp_pair();
+            (Box::new(a), End::Tcp(b))
+        }
+        "unix" => {
+            let (a, b) = unix_pair();
+            (Box::new(a), End::Unix(b))
+        }
+        _ => {
+            let (r, w) = io::pipe().unwrap();
+            (Box::new(w), End::PipeR(r))
+        }
+    }
+}
+
+/// A stream the copy writes and the test drains.
+fn stream_sink(kind: &str) -> (End, Box<dyn Read + Send>) {
+    match kind {
+        "tcp" => {
+            let (a, b) = tcp_pair();
+            (End::Tcp(a), Box::new(b))
+        }
+        "unix" => {
+            let (a, b) = unix_pair();
+            (End::Unix(a), Box::new(b))
+        }
+        _ => {
+            let (r, w) = io::pipe().unwrap();
+            (End::PipeW(w), Box::new(r))
+        }
+    }
+}
+
+/// Copies `src` into `dst` and drops both, so the reader of `dst` sees its end.
+fn copy_ends(src: End, dst: End) -> io_copy::Report {
+    fn go<R: WriterTo, W: ReaderFrom>(mut r: R, mut w: W) -> io_copy::Report {
+        Copier::new().copy(&mut r, &mut w).expect("copy")
+    }
+    macro_rules! pairs {
+        ($($s:ident, $d:ident);*) => {
+            match (src, dst) {
+                $((End::$s(r), End::$d(w)) => go(r, w),)*
+                _ => panic!("not a source/sink pair"),
+            }
+        };
+    }
+    pairs!(Tcp, Tcp; Tcp, Unix; Tcp, PipeW; Unix, Tcp; Unix, Unix; Unix, PipeW;
+           PipeR, Tcp; PipeR, Unix; PipeR, PipeW)
+}
+
+#[rstest]
+fn stream_to_stream_is_exact(
+    #[values("tcp", "unix", "pipe")] from: &str,
+    #[values("tcp", "unix", "pipe")] to: &str,
+) {
+    let data = pattern(3 << 20, 11);
+    let (feed_end, src) = stream_source(from);
+    let (dst, drain_end) = stream_sink(to);
+    let feeder = feed(feed_end, data.clone());
+    let reader = drain(drain_end);
+    let report = copy_ends(src, dst);
+    feeder.join().unwrap();
+    assert_eq!(report.written(), data.len() as u64, "count: {report}");
+    assert_eq!(reader.join().unwrap(), data, "bytes");
+}
+
+/// rust-lang/rust#75446 and friends: procfs reports size 0, the first kernel call may move 0.
+#[test]
+fn proc_file_copies_exactly() {
+    let dir = scratch();
+    for path in [
+        "/proc/self/status",
+        "/proc/version",
+        "/proc/self/maps",
+        "/sys/kernel/mm/transparent_hugepage/enabled",
+    ] {
+        let Ok(mut src) = File::open(path) else {
+            continue;
+        };
+        let (mut dst, dst_path) = sink_file(dir.path(), "dst");
+        let report = Copier::new().copy(&mut src, &mut dst).expect(path);
+        let copied = std::fs::read(&dst_path).unwrap();
+        let mut read = Vec::new();
+        File::open(path).unwrap().read_to_end(&mut read).unwrap();
+        assert!(!copied.is_empty(), "{path}: nothing copied: {report}");
+        assert_eq!(report.written(), copied.len() as u64, "{path}: count");
+        // Keys are stable, some values (memory use) are not between two reads.
+        let keys = |b: &[u8]| -> Vec<String> {
+            String::from_utf8_lossy(b)
+                .lines()
+                .map(|l| l.split([':', ' ']).next().unwrap_or("").to_owned())
+                .collect()
+        };
+        if path.ends_with("status") {
+            assert_eq!(keys(&copied), keys(&read), "{path}: lines");
+        } else if !path.ends_with("maps") {
+            assert_eq!(copied, read, "{path}: bytes");
+        }
+    }
+}
+
+#[rstest]
+fn append_sink_appends(#[values(false, true)] set_after_open: bool) {
+    let dir = scratch();
+    let data = pattern(300_000, 12);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    let path = dir.path().join("dst");
+    std::fs::write(&path, b"head").unwrap();
+    let mut dst = if set_after_open {
+        let f = OpenOptions::new().write(true).open(&path).unwrap();
+        // O_APPEND set after open: the check must be made at copy time (golang/go#79660).
+        let flags = nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_GETFL).unwrap();
+        let flags = nix::fcntl::OFlag::from_bits_truncate(flags) | nix::fcntl::OFlag::O_APPEND;
+        nix::fcntl::fcntl(&f, nix::fcntl::FcntlArg::F_SETFL(flags)).unwrap();
+        f
+    } else {
+        OpenOptions::new().append(true).open(&path).unwrap()
+    };
+    let report = Copier::new().copy(&mut src, &mut dst).unwrap();
+    let mut want = b"head".to_vec();
+    want.extend_from_slice(&data);
+    assert_eq!(std::fs::read(&path).unwrap(), want);
+    assert_eq!(report.written(), data.len() as u64);
+    assert_eq!(
+        report.fallback_from(Path::CopyFileRange).map(|f| f.reason),
+        Some(Reason::AppendSink),
+        "{report}"
+    );
+}
+
+#[test]
+fn same_file_through_two_opens_terminates() {
+    let dir = scratch();
+    let data = pattern(300_000, 13);
+    let (mut src, path) = source_file(dir.path(), "f", &data);
+    let mut dst = OpenOptions::new().write(true).open(&path).unwrap();
+    dst.seek(io::SeekFrom::End(0)).unwrap();
+    let report = Copier::new().copy(&mut src, &mut dst).unwrap();
+    let mut want = data.clone();
+    want.extend_from_slice(&data);
+    assert_eq!(report.written(), data.len() as u64, "{report}");
+    assert_eq!(std::fs::read(&path).unwrap(), want);
+    assert_eq!(
+        report.fallback_from(Path::CopyFileRange).map(|f| f.reason),
+        Some(Reason::SameFile)
+    );
+}
+
+#[test]
+fn same_file_through_dup_matches_read_write_loop() {
+    let dir = scratch();
+    let data = pattern(1 << 20, 14);
+    let run = |use_crate: bool| {
+        let path = dir.path().join(if use_crate { "a" } else { "b" });
+        std::fs::write(&path, &data).unwrap();
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        let mut g = f.try_clone().unwrap(); // shares the file position
+        let n = if use_crate {
+            io_copy::copy(&mut f, &mut g).unwrap()
+        } else {
+            oracle(&mut f, &mut g).unwrap()
+        };
+        (n, position(&mut f), std::fs::read(&path).unwrap())
+    };
+    assert_eq!(run(true), run(false));
+}
+
+#[rstest]
+fn take_limit_and_remainder(#[values(0, 1, 4096, 99_999, 100_000, 100_001, u64::MAX)] limit: u64) {
+    let dir = scratch();
+    let data = pattern(100_000, 15);
+    let (src, _) = source_file(dir.path(), "src", &data);
+    let (oracle_src, _) = source_file(dir.path(), "src2", &data);
+    let (mut dst, dst_path) = sink_file(dir.path(), "dst");
+    let mut take = src.take(limit);
+    let n = io_copy::copy(&mut take, &mut dst).unwrap();
+    let mut otake = oracle_src.take(limit);
+    let mut want = Vec::new();
+    let on = oracle(&mut otake, &mut want).unwrap();
+    assert_eq!(n, on, "count");
+    assert_eq!(take.limit(), otake.limit(), "Take remainder");
+    assert_eq!(std::fs::read(dst_path).unwrap(), want, "bytes");
+    assert_eq!(
+        position(take.get_mut()),
+        position(otake.get_mut()),
+        "source position"
+    );
+}
+
+#[test]
+fn bufreader_with_buffered_bytes_drains_first() {
+    let dir = scratch();
+    let data = pattern(500_000, 16);
+    let (src, _) = source_file(dir.path(), "src", &data);
+    let mut reader = BufReader::with_capacity(8192, src);
+    let mut head = [0u8; 100];
+    reader.read_exact(&mut head).unwrap();
+    assert!(!reader.buffer().is_empty(), "the BufReader holds bytes");
+    let (mut dst, dst_path) = sink_file(dir.path(), "dst");
+    let report = Copier::new().copy(&mut reader, &mut dst).unwrap();
+    assert_eq!(std::fs::read(dst_path).unwrap(), &data[100..]);
+    assert_eq!(report.written(), (data.len() - 100) as u64);
+    assert_eq!(
+        report.path_stats(Path::Buffered).bytes,
+        8192 - 100,
+        "{report}"
+    );
+    assert_eq!(report.main_path(), Some(Path::CopyFileRange), "{report}");
+}
+
+#[test]
+fn take_of_bufreader_stops_inside_the_buffer() {
+    let dir = scratch();
+    let data = pattern(50_000, 17);
+    let (src, _) = source_file(dir.path(), "src", &data);
+    let mut reader = BufReader::with_capacity(8192, src);
+    reader.fill_buf_for_test();
+    let mut take = (&mut reader).take(10);
+    let mut out = Vec::new();
+    assert_eq!(io_copy::copy(&mut take, &mut out).unwrap(), 10);
+    assert_eq!(out, &data[..10]);
+    assert_eq!(reader.buffer().len(), 8192 - 10);
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert_eq!(rest, &data[10..]);
+}
+
+trait FillForTest {
+    fn fill_buf_for_test(&mut self);
+}
+impl<R: Read> FillForTest for BufReader<R> {
+    fn fill_buf_for_test(&mut self) {
+        io::BufRead::fill_buf(self).unwrap();
+    }
+}
+
+#[test]
+fn bufwriter_with_unflushed_bytes_flushes_first() {
+    let dir = scratch();
+    let data = pattern(400_000, 18);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    let (dst, dst_path) = sink_file(dir.path(), "dst");
+    let mut w = BufWriter::new(dst);
+    w.write_all(b"header-").unwrap();
+    let report = Copier::new().copy(&mut src, &mut w).unwrap();
+    w.write_all(b"-trailer").unwrap();
+    drop(w);
+    let mut want = b"header-".to_vec();
+    want.extend_from_slice(&data);
+    want.extend_from_slice(b"-trailer");
+    assert_eq!(std::fs::read(dst_path).unwrap(), want);
+    assert_eq!(report.main_path(), Some(Path::CopyFileRange), "{report}");
+}
+
+#[test]
+fn boxed_and_borrowed_ends_keep_the_kernel_path() {
+    let dir = scratch();
+    let data = pattern(200_000, 19);
+    let (src, _) = source_file(dir.path(), "src", &data);
+    let (dst, dst_path) = sink_file(dir.path(), "dst");
+    let mut src: Box<File> = Box::new(src);
+    let dst_ref: &File = &dst;
+    let mut dst_box = Box::new(dst_ref);
+    let report = Copier::new().copy(&mut &mut src, &mut dst_box).unwrap();
+    assert_eq!(std::fs::read(dst_path).unwrap(), data);
+    assert_eq!(report.main_path(), Some(Path::CopyFileRange));
+}
+
+/// A user's sink wrapper that counts bytes and still gets the kernel path.
+struct CountingFile {
+    file: File,
+    bytes: u64,
+}
+
+impl Write for CountingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl ReaderFrom for CountingFile {
+    fn read_from<R: WriterTo + ?Sized>(
+        &mut self,
+        r: &mut R,
+        t: &mut Transfer<'_>,
+    ) -> io::Result<u64> {
+        let before = t.written();
+        let res = self.file.read_from(r, t);
+        self.bytes += t.written() - before;
+        res
+    }
+}
+
+#[test]
+fn user_type_opts_in_and_keeps_kernel_path() {
+    let dir = scratch();
+    let data = pattern(300_000, 20);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    let (file, dst_path) = sink_file(dir.path(), "dst");
+    let mut dst = CountingFile { file, bytes: 0 };
+    let report = Copier::new().copy(&mut src, &mut dst).unwrap();
+    assert_eq!(dst.bytes, data.len() as u64);
+    assert_eq!(std::fs::read(dst_path).unwrap(), data);
+    assert_eq!(report.main_path(), Some(Path::CopyFileRange), "{report}");
+    // The same type from an in-memory source counts through its Write.
+    let mut mem: &[u8] = b"abc";
+    io_copy::copy(&mut mem, &mut dst).unwrap();
+    assert_eq!(dst.bytes, data.len() as u64 + 3);
+}
+
+#[test]
+fn in_memory_types_take_the_buffered_loop() {
+    let data = pattern(200_000, 21);
+    let mut out = Vec::new();
+    let r = Copier::new()
+        .copy(&mut io::Cursor::new(&data), &mut out)
+        .unwrap();
+    assert_eq!(
+        (out.as_slice(), r.main_path()),
+        (&data[..], Some(Path::Buffered))
+    );
+
+    let mut cur = io::Cursor::new(Vec::new());
+    io_copy::copy(&mut &data[..], &mut cur).unwrap();
+    assert_eq!(cur.get_ref(), &data);
+
+    assert_eq!(io_copy::copy(&mut io::empty(), &mut io::sink()).unwrap(), 0);
+    assert_eq!(
+        io_copy::copy_n(&mut io::repeat(7), &mut io::sink(), 1_000_000).unwrap(),
+        1_000_000
+    );
+    let mut dq: std::collections::VecDeque<u8> = data.iter().copied().collect();
+    let mut out2 = Vec::new();
+    assert_eq!(
+        io_copy::copy(&mut dq, &mut out2).unwrap(),
+        data.len() as u64
+    );
+    assert_eq!(out2, data);
+}
+
+#[test]
+fn copy_n_reports_what_arrived_on_short_source() {
+    let dir = scratch();
+    let data = pattern(10_000, 22);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    let (mut dst, _) = sink_file(dir.path(), "dst");
+    assert_eq!(io_copy::copy_n(&mut src, &mut dst, 4000).unwrap(), 4000);
+    let err = io_copy::copy_n(&mut src, &mut dst, 9000).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    assert_eq!(copy_err(&err).written(), 6000);
+    assert_eq!(position(&mut src), 10_000);
+    assert_eq!(position(&mut dst), 10_000);
+}
+
+#[test]
+fn copy_buffer_rejects_empty_buffer() {
+    let err = io_copy::copy_buffer(&mut &b"x"[..], &mut Vec::new(), &mut []).unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    let err = Copier::new()
+        .buffer_size(0)
+        .copy(&mut &b"x"[..], &mut Vec::new())
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn bad_descriptors_give_errors_not_panics() {
+    let dir = scratch();
+    let data = pattern(10_000, 23);
+    let (_, src_path) = source_file(dir.path(), "src", &data);
+    let (mut sink, _) = sink_file(dir.path(), "dst");
+
+    // A directory as the source.
+    let mut d = File::open(dir.path()).unwrap();
+    let err = io_copy::copy(&mut d, &mut sink).unwrap_err();
+    assert_eq!(copy_err(&err).written(), 0);
+    assert_eq!(err.raw_os_error(), None, "wrapped");
+    assert_eq!(copy_err(&err).io_error().raw_os_error(), Some(libc::EISDIR));
+
+    // A write-only source and a read-only sink.
+    let mut wo = OpenOptions::new().write(true).open(&src_path).unwrap();
+    assert!(io_copy::copy(&mut wo, &mut sink).is_err());
+    let mut ro = File::open(&src_path).unwrap();
+    let mut ro_sink = File::open(&src_path).unwrap();
+    let err = io_copy::copy(&mut ro, &mut ro_sink).unwrap_err();
+    assert_eq!(copy_err(&err).written(), 0);
+    assert_eq!(std::fs::read(&src_path).unwrap(), data, "source untouched");
+
+    // A closed descriptor.
+    let closed = File::open(&src_path).unwrap();
+    let raw = closed.as_raw_fd();
+    drop(closed);
+    // SAFETY: `raw` is closed and nothing opens a descriptor on this thread before the copy
+    // returns; the File is never dropped, so it is never closed twice.
+    let mut ghost =
+        std::mem::ManuallyDrop::new(unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(raw) });
+    let _ = io_copy::copy(&mut *ghost, &mut sink); // EBADF, or the bytes of whatever took the number
+}
+
+/// Runs a file→file copy with `script` on `call` and checks it against the input.
+fn with_fault(
+    call: Syscall,
+    script: Vec<Fault>,
+    size: usize,
+) -> Result<io_copy::Report, CopyError> {
+    let dir = scratch();
+    let data = pattern(size, 24);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    let (mut dst, dst_path) = sink_file(dir.path(), "dst");
+    fault::inject(call, script);
+    let res = Copier::new().copy(&mut src, &mut dst);
+    fault::clear();
+    let written = match &res {
+        Ok(r) => r.written(),
+        Err(e) => e.written(),
+    };
+    let got = std::fs::read(dst_path).unwrap();
+    assert_eq!(got.len() as u64, written, "the count is what arrived");
+    assert_eq!(got, &data[..got.len()], "bytes");
+    assert_eq!(position(&mut src), written, "source position");
+    assert_eq!(position(&mut dst), written, "sink position");
+    res
+}
+
+#[rstest]
+fn copy_file_range_fallback_errnos(
+    #[values(
+        libc::ENOSYS,
+        libc::EXDEV,
+        libc::EINVAL,
+        libc::EOPNOTSUPP,
+        libc::EPERM,
+        libc::EIO,
+        libc::EBADF
+    )]
+    errno: i32,
+    #[values(false, true)] after_progress: bool,
+) {
+    let script = if after_progress {
+        vec![Fault::Short(5000), Fault::Errno(errno)]
+    } else {
+        vec![Fault::Errno(errno)]
+    };
+    let r = with_fault(Syscall::CopyFileRange, script, 300_000).expect("falls back");
+    assert_eq!(r.written(), 300_000);
+    let fb = r.fallback_from(Path::CopyFileRange).expect("fell back");
+    assert_eq!(
+        (fb.reason, fb.at),
+        (Reason::Errno(errno), if after_progress { 5000 } else { 0 })
+    );
+    assert_eq!(
+        r.path_stats(Path::CopyFileRange).bytes,
+        if after_progress { 5000 } else { 0 }
+    );
+    assert_eq!(r.main_path(), Some(Path::Sendfile), "{r}");
+}
+
+#[test]
+fn enosys_is_remembered_for_the_thread() {
+    with_fault(
+        Syscall::CopyFileRange,
+        vec![Fault::Errno(libc::ENOSYS)],
+        1000,
+    )
+    .unwrap();
+    fault::inject(Syscall::CopyFileRange, vec![]);
+    let r = with_fault(Syscall::Sendfile, vec![], 1000).unwrap();
+    assert_eq!(
+        r.fallback_from(Path::CopyFileRange).map(|f| f.reason),
+        Some(Reason::Unsupported)
+    );
+    assert_eq!(r.path_stats(Path::CopyFileRange).calls, 0);
+}
+
+#[rstest]
+fn sendfile_fallback_errnos(
+    #[values(libc::ENOSYS, libc::EINVAL, libc::EOPNOTSUPP, libc::EPERM)] errno: i32,
+    #[values(false, true)] after_progress: bool,
+) {
+    let dir = scratch();
+    let data = pattern(500_000, 25);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    let (a, b) = tcp_pair();
+    let reader = drain(b);
+    let script = if after_progress {
+        vec![Fault::Short(70_000), Fault::Errno(errno)]
+    } else {
+        vec![Fault::Errno(errno)]
+    };
+    fault::inject(Syscall::Sendfile, script);
+    let mut a = a;
+    let r = Copier::new().copy(&mut src, &mut a).unwrap();
+    fault::clear();
+    drop(a);
+    assert_eq!(reader.join().unwrap(), data);
+    assert_eq!(
+        r.fallback_from(Path::Sendfile).map(|f| f.reason),
+        Some(Reason::Errno(errno))
+    );
+    assert_eq!(
+        r.path_stats(Path::Buffered).bytes + r.path_stats(Path::Sendfile).bytes,
+        data.len() as u64
+    );
+}
+
+#[test]
+fn zero_first_call_falls_back_and_zero_later_is_the_end() {
+    let r = with_fault(Syscall::CopyFileRange, vec![Fault::Zero], 100_000).unwrap();
+    assert_eq!(
+        r.fallback_from(Path::CopyFileRange).map(|f| f.reason),
+        Some(Reason::ZeroFirstCall)
+    );
+    assert_eq!(r.written(), 100_000);
+}
+
+#[test]
+fn eintr_is_retried_on_every_path() {
+    let r = with_fault(
+        Syscall::CopyFileRange,
+        vec![
+            Fault::Errno(libc::EINTR),
+            Fault::Short(10),
+            Fault::Errno(libc::EINTR),
+        ],
+        100_000,
+    )
+    .unwrap();
+    assert_eq!(
+        (r.written(), r.main_path()),
+        (100_000, Some(Path::CopyFileRange))
+    );
+    let c = Copier::buffered_only();
+    let dir = scratch();
+    let data = pattern(200_000, 26);
+    let (mut src, _) = source_file(dir.path(), "s", &data);
+    let (mut dst, p) = sink_file(dir.path(), "d");
+    fault::inject(
+        Syscall::Read,
+        vec![
+            Fault::Errno(libc::EINTR),
+            Fault::Pass,
+            Fault::Errno(libc::EINTR),
+        ],
+    );
+    fault::inject(
+        Syscall::Write,
+        vec![
+            Fault::Errno(libc::EINTR),
+            Fault::Short(3),
+            Fault::Errno(libc::EINTR),
+        ],
+    );
+    let r = c.copy(&mut src, &mut dst).unwrap();
+    fault::clear();
+    assert_eq!(r.written(), 200_000);
+    assert_eq!(std::fs::read(p).unwrap(), data);
+}
+
+#[test]
+fn hard_error_mid_stream_keeps_exact_count() {
+    let err = with_fault(
+        Syscall::CopyFileRange,
+        vec![Fault::Short(12_345), Fault::Errno(libc::ENOSPC)],
+        100_000,
+    )
+    .unwrap_err();
+    assert_eq!(err.written(), 12_345);
+    assert_eq!(err.io_error().raw_os_error(), Some(libc::ENOSPC));
+    assert_eq!(io::Error::from(err).kind(), io::ErrorKind::StorageFull);
+}
+
+#[test]
+fn eagain_returns_would_block_with_exact_count() {
+    let err = with_fault(
+        Syscall::CopyFileRange,
+        vec![Fault::Short(777), Fault::Errno(libc::EAGAIN)],
+        100_000,
+    )
+    .unwrap_err();
+    assert_eq!(
+        (err.kind(), err.written()),
+        (io::ErrorKind::WouldBlock, 777)
+    );
+}
+
+/// A write that fails after a read gives the bytes back to a file source: nothing is lost.
+#[test]
+fn failed_write_rewinds_file_source() {
+    let dir = scratch();
+    let data = pattern(200_000, 27);
+    let (mut src, _) = source_file(dir.path(), "s", &data);
+    let (mut dst, p) = sink_file(dir.path(), "d");
+    fault::inject(
+        Syscall::Write,
+        vec![Fault::Short(1000), Fault::Errno(libc::EAGAIN)],
+    );
+    let err = Copier::buffered_only()
+        .copy(&mut src, &mut dst)
+        .unwrap_err();
+    fault::clear();
+    assert_eq!(
+        (err.kind(), err.written(), err.report().stranded()),
+        (io::ErrorKind::WouldBlock, 1000, 0)
+    );
+    assert_eq!(
+        position(&mut src),
+        1000,
+        "source moved back over the unwritten bytes"
+    );
+    // Resuming completes the copy.
+    io_copy::copy(&mut src, &mut dst).unwrap();
+    assert_eq!(std::fs::read(p).unwrap(), data);
+}
+
+#[test]
+fn policy_can_turn_paths_off() {
+    let dir = scratch();
+    let data = pattern(100_000, 28);
+    let (mut src, _) = source_file(dir.path(), "s", &data);
+    let (mut dst, _) = sink_file(dir.path(), "d");
+    let r = Copier::new()
+        .copy_file_range(false)
+        .copy(&mut src, &mut dst)
+        .unwrap();
+    assert_eq!(r.main_path(), Some(Path::Sendfile));
+    assert_eq!(
+        r.fallback_from(Path::CopyFileRange).map(|f| f.reason),
+        Some(Reason::Disabled)
+    );
+
+    let (mut src, _) = source_file(dir.path(), "s2", &data);
+    let (a, b) = tcp_pair();
+    let reader = drain(b);
+    let mut a = a;
+    let r = Copier::new()
+        .share_file_pages(false)
+        .copy(&mut src, &mut a)
+        .unwrap();
+    drop(a);
+    assert_eq!(reader.join().unwrap(), data);
+    assert_eq!(r.main_path(), Some(Path::Buffered));
+    assert_eq!(
+        r.fallback_from(Path::Sendfile).map(|f| f.reason),
+        Some(Reason::MutableSource)
+    );
+}
+
+#[test]
+fn small_chunks_stay_exact() {
+    let dir = scratch();
+    let data = pattern(100_003, 29);
+    let (mut src, _) = source_file(dir.path(), "s", &data);
+    let (mut dst, p) = sink_file(dir.path(), "d");
+    let r = Copier::new()
+        .chunk_size(4096)
+        .copy(&mut src, &mut dst)
+        .unwrap();
+    assert_eq!(std::fs::read(p).unwrap(), data);
+    assert_eq!(r.path_stats(Path::CopyFileRange).calls, 100_003 / 4096 + 2);
+}
