@@ -4,6 +4,7 @@ use std::cell::Cell;
 use std::io::{self, Read, Write};
 
 use crate::report::{CopyError, Path, Reason, Report};
+use crate::resume::Held;
 use crate::traits::{ReaderFrom, WriterTo};
 
 /// The buffer of the read/write loop when the caller gives none.
@@ -279,15 +280,24 @@ pub struct Transfer<'a> {
     limit: u64,
     buffer: Buffer<'a>,
     report: Report,
+    /// Where bytes read but not written go instead of being lost: a [`Resumable`](crate::Resumable)'s store.
+    pub(crate) held: Option<&'a mut Held>,
+    /// Explicit offsets of a positional copy: the descriptor paths use `pread`/`pwrite` and the
+    /// offset arguments of the kernel calls, and leave the file positions alone.
+    pub(crate) src_off: Option<u64>,
+    pub(crate) dst_off: Option<u64>,
 }
 
 impl<'a> Transfer<'a> {
-    fn new(copier: &'a Copier, limit: u64, buf: Option<&'a mut [u8]>) -> Self {
+    pub(crate) fn new(copier: &'a Copier, limit: u64, buf: Option<&'a mut [u8]>) -> Self {
         Transfer {
             copier,
             limit,
             buffer: buf.map_or(Buffer::Unset, Buffer::Caller),
             report: Report::default(),
+            held: None,
+            src_off: None,
+            dst_off: None,
         }
     }
 
@@ -307,9 +317,9 @@ impl<'a> Transfer<'a> {
     }
 
     /// Bytes taken from the source so far: [`written`](Self::written) plus any that a failed
-    /// write stranded.
+    /// write stranded or left held.
     pub fn consumed(&self) -> u64 {
-        self.report.written() + self.report.stranded()
+        self.report.written() + self.report.stranded() + self.report.held()
     }
 
     /// The report so far.
@@ -402,9 +412,24 @@ impl<'a> Transfer<'a> {
         let mut off = 0;
         let res = self.write_some(writer, bytes, &mut off);
         if res.is_err() {
-            self.report.add_stranded((bytes.len() - off) as u64);
+            self.strand(&bytes[off..]);
         }
         res
+    }
+
+    /// Bytes read from the source that a failed write left: kept by a [`Resumable`](crate::Resumable) if this copy
+    /// has one with room, otherwise counted as stranded.
+    pub(crate) fn strand(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        match &mut self.held {
+            Some(h) if h.is_empty() => {
+                **h = Held::Bytes(bytes.to_vec(), 0);
+                self.report.add_held(bytes.len() as u64);
+            }
+            _ => self.report.add_stranded(bytes.len() as u64),
+        }
     }
 
     /// Writes bytes that the caller still holds (a `BufReader`'s buffer) and takes them out of
@@ -485,7 +510,7 @@ impl<'a> Transfer<'a> {
         self.report.fall_back(from, reason);
     }
 
-    fn finish(mut self) -> Report {
+    pub(crate) fn finish(mut self) -> Report {
         if let Buffer::Owned(b) = std::mem::replace(&mut self.buffer, Buffer::Unset) {
             if b.len() <= CACHED_BUFFER_MAX {
                 SPARE_BUFFER.with(|c| c.set(Some(b)));

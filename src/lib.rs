@@ -70,16 +70,23 @@ use std::io;
 mod copier;
 #[cfg(unix)]
 mod fd_types;
+#[cfg(unix)]
+mod offset;
 mod report;
+mod resume;
 #[cfg(unix)]
 mod sys;
 mod traits;
 
 pub use copier::{Copier, Transfer, DEFAULT_BUFFER_SIZE, DEFAULT_PIPE_SIZE, MAX_CHUNK};
 pub use report::{CopyError, Fallback, Path, PathStats, Reason, Report};
+pub use resume::Resumable;
 #[cfg(all(unix, feature = "fault-injection"))]
 #[doc(hidden)]
 pub use sys::fault;
+#[cfg(all(target_os = "linux", feature = "fault-injection"))]
+#[doc(hidden)]
+pub use sys::idle_pipes;
 pub use traits::{Plain, ReaderFrom, WriterTo};
 
 const DEFAULT: Copier = Copier::new();
@@ -165,4 +172,62 @@ where
     W: ReaderFrom + ?Sized,
 {
     Ok(DEFAULT.copy_buffer(reader, writer, buf)?.written())
+}
+
+/// Copies up to `len` bytes of `src` from `offset` on into `writer`, leaving the position of
+/// `src` alone: [`Copier::copy_range`] with the default policy.
+///
+/// # Errors
+///
+/// [`io::ErrorKind::InvalidInput`] when `offset + len` exceeds `i64::MAX`, and otherwise as
+/// [`copy`].
+///
+/// # Examples
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("f"), b"hello world")?;
+/// let f = std::fs::File::open(dir.path().join("f"))?;
+/// let mut out = Vec::new();
+/// assert_eq!(io_copy::copy_range(&f, 6, 100, &mut out)?, 5); // past the end: short
+/// assert_eq!(out, b"world");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg(unix)]
+pub fn copy_range<W>(src: &std::fs::File, offset: u64, len: u64, writer: &mut W) -> io::Result<u64>
+where
+    W: ReaderFrom + ?Sized,
+{
+    Ok(DEFAULT.copy_range(src, offset, len, writer)?.written())
+}
+
+/// Copies up to `len` bytes of `src` at `src_offset` into `dst` at `dst_offset`, leaving both
+/// positions alone: [`Copier::copy_at`] with the default policy.
+///
+/// # Errors
+///
+/// As [`Copier::copy_at`].
+///
+/// # Examples
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("a"), b"xyz")?;
+/// let a = std::fs::File::open(dir.path().join("a"))?;
+/// let b = std::fs::File::create(dir.path().join("b"))?;
+/// assert_eq!(io_copy::copy_at(&a, 0, &b, 4, 3)?, 3);
+/// assert_eq!(std::fs::read(dir.path().join("b"))?, b"\0\0\0\0xyz");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[cfg(unix)]
+pub fn copy_at(
+    src: &std::fs::File,
+    src_offset: u64,
+    dst: &std::fs::File,
+    dst_offset: u64,
+    len: u64,
+) -> io::Result<u64> {
+    Ok(DEFAULT
+        .copy_at(src, src_offset, dst, dst_offset, len)?
+        .written())
 }

@@ -131,6 +131,8 @@ const MAX_FALLBACKS: usize = 4;
 pub struct Report {
     written: u64,
     stranded: u64,
+    held: u64,
+    pipe_size: Option<usize>,
     paths: [PathStats; 4],
     fallbacks: [Option<Fallback>; MAX_FALLBACKS],
 }
@@ -146,6 +148,17 @@ impl Report {
     /// A plain read/write loop loses such bytes silently; this count says how many there were.
     pub fn stranded(&self) -> u64 {
         self.stranded
+    }
+
+    /// Bytes taken from the source that a [`Resumable`](crate::Resumable) holds, to deliver
+    /// first on its next call.
+    pub fn held(&self) -> u64 {
+        self.held
+    }
+
+    /// The capacity of the intermediate pipe, when a splice relay used one.
+    pub fn pipe_size(&self) -> Option<usize> {
+        self.pipe_size
     }
 
     /// Bytes and calls of one path.
@@ -192,6 +205,15 @@ impl Report {
         self.stranded += bytes;
     }
 
+    pub(crate) fn add_held(&mut self, bytes: u64) {
+        self.held += bytes;
+    }
+
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) fn set_pipe_size(&mut self, size: usize) {
+        self.pipe_size = Some(size);
+    }
+
     pub(crate) fn fall_back(&mut self, from: Path, reason: Reason) {
         if self.fallback_from(from).is_some() {
             return;
@@ -212,8 +234,14 @@ impl fmt::Display for Report {
         for fb in self.fallbacks() {
             write!(f, ", left {} at {}: {}", fb.from, fb.at, fb.reason)?;
         }
+        if let Some(size) = self.pipe_size {
+            write!(f, ", pipe of {size} bytes")?;
+        }
         if self.stranded > 0 {
             write!(f, ", {} bytes read but not written", self.stranded)?;
+        }
+        if self.held > 0 {
+            write!(f, ", {} bytes held for the next call", self.held)?;
         }
         Ok(())
     }

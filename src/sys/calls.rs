@@ -56,6 +56,24 @@ pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     Ok(rustix::io::write(fd, &buf[..len])?)
 }
 
+/// `pread(2)`.
+pub(crate) fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut len = buf.len();
+    if let Some(r) = seam(Syscall::Read, &mut len) {
+        return r;
+    }
+    Ok(rustix::io::pread(fd, &mut buf[..len], offset)?)
+}
+
+/// `pwrite(2)`.
+pub(crate) fn pwrite(fd: BorrowedFd<'_>, buf: &[u8], offset: u64) -> io::Result<usize> {
+    let mut len = buf.len();
+    if let Some(r) = seam(Syscall::Write, &mut len) {
+        return r;
+    }
+    Ok(rustix::io::pwrite(fd, &buf[..len], offset)?)
+}
+
 /// `lseek(fd, delta, SEEK_CUR)`: the new position.
 pub(crate) fn seek_cur(fd: BorrowedFd<'_>, delta: i64) -> io::Result<u64> {
     Ok(rustix::fs::seek(fd, rustix::fs::SeekFrom::Current(delta))?)
@@ -163,5 +181,33 @@ mod linux {
             return r;
         }
         Ok(rustix::fs::sendfile(dst, src, off, len)?)
+    }
+
+    /// `splice(2)` with no flags: one end must be a pipe. `SPLICE_F_MORE` is never set, as it
+    /// delayed small writes by 200 ms in an early Go patch (golang/go#10948).
+    pub(crate) fn splice(
+        src: BorrowedFd<'_>,
+        off_in: Option<&mut u64>,
+        dst: BorrowedFd<'_>,
+        off_out: Option<&mut u64>,
+        mut len: usize,
+    ) -> io::Result<usize> {
+        if let Some(r) = seam(Syscall::Splice, &mut len) {
+            return r;
+        }
+        Ok(rustix::pipe::splice(
+            src,
+            off_in,
+            dst,
+            off_out,
+            len,
+            rustix::pipe::SpliceFlags::empty(),
+        )?)
+    }
+
+    /// Whether the socket keeps no message boundaries (`SO_TYPE` is `SOCK_STREAM`): only then
+    /// may its bytes be spliced.
+    pub(crate) fn is_stream_socket(fd: BorrowedFd<'_>) -> bool {
+        rustix::net::sockopt::socket_type(fd).is_ok_and(|t| t == rustix::net::SocketType::STREAM)
     }
 }

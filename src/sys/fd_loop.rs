@@ -28,6 +28,9 @@ impl<'a> Source<'a> {
 }
 
 /// Reads from `src` and writes to `dst` until the source ends, the limit is reached or an error.
+///
+/// With the transfer's explicit offsets it uses `pread`/`pwrite` and advances those instead of
+/// the file positions.
 pub(crate) fn run(t: &mut Transfer<'_>, src: Source<'_>, dst: BorrowedFd<'_>) -> io::Result<()> {
     let mut buffer = t.take_buffer();
     let res = run_with(t, buffer.as_mut_slice(), src, dst);
@@ -44,45 +47,73 @@ fn run_with(
     while t.limit() > 0 {
         let want = clamp(t.limit(), buf.len());
         t.report_mut().count_call(Path::Buffered);
-        let n = match calls::read(src.fd, &mut buf[..want]) {
+        let read = match t.src_off {
+            Some(off) => calls::pread(src.fd, &mut buf[..want], off),
+            None => calls::read(src.fd, &mut buf[..want]),
+        };
+        let n = match read {
             Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
         t.set_limit(t.limit() - n as u64);
-        let mut off = 0;
-        while off < n {
-            t.report_mut().count_call(Path::Buffered);
-            let err = match calls::write(dst, &buf[off..n]) {
-                Ok(0) => io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    "io_copy: the sink accepted no bytes",
-                ),
-                Ok(m) => {
-                    off += m;
-                    t.report_mut().record(Path::Buffered, m as u64);
-                    continue;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => e,
-            };
-            give_back(t, src, n - off);
-            return Err(err);
+        if let Some(off) = &mut t.src_off {
+            *off += n as u64;
+        }
+        if let Err((e, off)) = write_all(t, &buf[..n], dst) {
+            give_back(t, src, &buf[off..n]);
+            return Err(e);
         }
     }
     Ok(())
 }
 
-/// Accounts for `left` bytes that were read but not written.
-fn give_back(t: &mut Transfer<'_>, src: Source<'_>, left: usize) {
-    let Ok(back) = i64::try_from(left) else {
-        t.report_mut().add_stranded(left as u64);
-        return;
-    };
-    if src.rewind && calls::seek_cur(src.fd, -back).is_ok() {
-        t.set_limit(t.limit() + left as u64);
-    } else {
-        t.report_mut().add_stranded(left as u64);
+/// Writes `bytes` to `dst`, recording each write; on failure also says how far it got.
+pub(crate) fn write_all(
+    t: &mut Transfer<'_>,
+    bytes: &[u8],
+    dst: BorrowedFd<'_>,
+) -> Result<(), (io::Error, usize)> {
+    let mut off = 0;
+    while off < bytes.len() {
+        t.report_mut().count_call(Path::Buffered);
+        let written = match t.dst_off {
+            Some(at) => calls::pwrite(dst, &bytes[off..], at),
+            None => calls::write(dst, &bytes[off..]),
+        };
+        match written {
+            Ok(0) => {
+                let e = io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "io_copy: the sink accepted no bytes",
+                );
+                return Err((e, off));
+            }
+            Ok(m) => {
+                off += m;
+                if let Some(at) = &mut t.dst_off {
+                    *at += m as u64;
+                }
+                t.report_mut().record(Path::Buffered, m as u64);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((e, off)),
+        }
     }
+    Ok(())
+}
+
+/// Accounts for `left`, bytes that were read but not written.
+fn give_back(t: &mut Transfer<'_>, src: Source<'_>, left: &[u8]) {
+    let n = left.len() as u64;
+    if let Some(off) = &mut t.src_off {
+        *off -= n;
+    } else if !(src.rewind
+        && i64::try_from(n).is_ok_and(|back| calls::seek_cur(src.fd, -back).is_ok()))
+    {
+        t.strand(left);
+        return;
+    }
+    t.set_limit(t.limit() + n);
 }

@@ -20,3 +20,7 @@ pub mod fault;
 mod imp;
 
 pub(crate) use imp::copy_fds;
+#[cfg(all(target_os = "linux", feature = "fault-injection"))]
+pub use imp::pipe::idle as idle_pipes;
+#[cfg(target_os = "linux")]
+pub(crate) use imp::pipe::{give as give_pipe, Pipe};

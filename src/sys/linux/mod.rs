@@ -2,51 +2,78 @@
 //!
 //! # Strategy
 //!
-//! Both descriptors are `fstat`ed once per copy. Then the paths are tried in this order, each
-//! only where it can apply, and each only until it answers "not here":
+//! Both descriptors are `fstat`ed once per copy (sockets also asked their `SO_TYPE`). Then the
+//! paths are tried in this order, each only where it can apply, and each only until it answers
+//! "not here":
 //!
-//! | source            | sink                 | chain                                            |
-//! |-------------------|----------------------|--------------------------------------------------|
-//! | regular file      | regular file         | copy_file_range → sendfile → read/write          |
-//! | file, block device| socket, pipe, other  | sendfile → read/write                            |
-//! | anything else     | anything             | read/write                                       |
+//! | source              | sink                          | chain                                   |
+//! |---------------------|-------------------------------|-----------------------------------------|
+//! | regular file        | regular file                  | copy_file_range → sendfile → read/write |
+//! | file, block device  | socket, pipe, anything else   | sendfile → read/write                   |
+//! | pipe                | file, stream socket, pipe     | splice → read/write                     |
+//! | stream socket       | pipe                          | splice → read/write                     |
+//! | stream socket       | stream socket, regular file   | splice through a pooled pipe → read/write |
+//! | anything else       | anything                      | read/write                              |
 //!
-//! Every kernel call passes null offsets, so the kernel moves both file positions by exactly the
-//! bytes it reports, as `read`/`write` would. A path left after partial progress therefore hands
-//! over at the exact position, with the count kept: std asserts there, Go loses the count.
+//! Every kernel call passes null offsets (or, for [`Copier::copy_range`] and
+//! [`Copier::copy_at`], the caller's offsets), so the kernel moves both file positions by exactly
+//! the bytes it reports, as `read`/`write` would. A path left after partial progress therefore
+//! hands over at the exact position, with the count kept: std asserts there, Go loses the count.
+//!
+//! File → pipe takes sendfile, which the kernel serves with the same splice machinery as
+//! `splice` itself; the benches compare both.
 //!
 //! # Advantages
 //!
 //! - No byte crosses into user space on the kernel paths; `copy_file_range` may reflink or
 //!   offload to the server (NFS, CIFS, btrfs, xfs).
-//! - One `fstat` per end and one `fcntl` for a file sink per copy; nothing per chunk.
+//! - A relay between sockets moves pages through a pipe of (by default) 1 MiB, taken from a
+//!   pool, so a copy pays no pipe creation.
+//! - One `fstat` per end, one `fcntl` for a file sink and one `getsockopt` per socket per copy;
+//!   nothing per chunk.
 //!
 //! # Drawbacks and where the fast path does not apply
 //!
 //! - `sendfile` and `splice` hand the file's pages to the socket or pipe: bytes changed in the
 //!   file before the peer reads them can still change in flight (rust-lang/rust#108283).
-//!   [`Copier::share_file_pages`](crate::Copier::share_file_pages) turns that off.
+//!   [`Copier::share_file_pages`] turns that off.
 //! - An `O_APPEND` sink and a copy of a file onto itself take the read/write loop: the kernel
 //!   refuses the first, and only the loop has defined results for the second.
+//! - Unix `SOCK_SEQPACKET` and `SOCK_DGRAM` sockets keep message boundaries that splice would
+//!   merge, and ttys, eventfds and other character devices have no splice support worth a
+//!   try (golang/go#59041): they take the read/write loop.
 //! - A zero result on the first call is not trusted: procfs, sysfs and overlayfs answer 0 for
 //!   files that have bytes (rust-lang/rust#75446). The next path finds out, at the cost of
 //!   one extra call on a truly empty source.
+//! - A relay that fails after bytes entered its pipe cannot put them back into the socket: the
+//!   error counts them ([`Report::stranded`]), or a [`Resumable`] keeps them. Go drops them
+//!   silently.
 //!
 //! # Fallback errnos
 //!
 //! Each errno below means "this path cannot serve these descriptors" when a path's call returns
 //! it, before or after partial progress; any other errno ends the copy with the exact count.
-//! Only `ENOSYS` is remembered, process-wide: the others depend on the descriptors.
+//! `EINTR` is retried; `EAGAIN` ends the copy with [`io::ErrorKind::WouldBlock`] and is never
+//! retried in a loop (golang/go#75304). Only `ENOSYS` is remembered, process-wide: the others
+//! depend on the descriptors.
 //!
-//! | errno       | copy_file_range                               | sendfile                      |
-//! |-------------|-----------------------------------------------|-------------------------------|
-//! | ENOSYS      | kernel < 4.5, or seccomp                      | seccomp                       |
-//! | EXDEV       | cross-filesystem before 5.3 (and after 5.19)  | –                             |
-//! | EINVAL      | not a regular file, overlapping ranges        | sink kind refused (< 2.6.33), O_APPEND sink |
-//! | EOPNOTSUPP  | filesystem without support (golang/go#40731)  | filesystem without splice     |
-//! | EPERM       | old Docker seccomp profile, immutable files   | seccomp                       |
-//! | EIO         | CIFS (golang/go#42400)                        | –                             |
-//! | EBADF       | O_APPEND sink set after the check (golang/go#79660) | –                       |
+//! | errno      | copy_file_range                                     | sendfile, splice               |
+//! |------------|-----------------------------------------------------|--------------------------------|
+//! | ENOSYS     | kernel < 4.5, or seccomp                            | seccomp                        |
+//! | EXDEV      | cross-filesystem before 5.3 (and again after 5.19)  | –                              |
+//! | EINVAL     | not a regular file, overlapping ranges              | sink kind refused (< 2.6.33), O_APPEND sink, Unix sockets on old kernels (golang/go#27513) |
+//! | EOPNOTSUPP | filesystem without support (golang/go#40731)        | filesystem without splice      |
+//! | EPERM      | old Docker seccomp profile, immutable files         | seccomp                        |
+//! | EIO        | CIFS (golang/go#42400)                              | –                              |
+//! | EBADF      | O_APPEND sink set after the check (golang/go#79660) | –                              |
+//!
+//! [`Copier::copy_range`]: crate::Copier::copy_range
+//! [`Copier::copy_at`]: crate::Copier::copy_at
+//! [`Copier::share_file_pages`]: crate::Copier::share_file_pages
+//! [`Report::stranded`]: crate::Report::stranded
+//! [`Resumable`]: crate::Resumable
+
+pub(crate) mod pipe;
 
 use std::io;
 use std::os::fd::BorrowedFd;
@@ -57,6 +84,7 @@ use crate::copier::{clamp, Transfer};
 use crate::report::{Path, Reason};
 use crate::sys::calls::{self, Kind, Meta};
 use crate::sys::fd_loop::{self, Source};
+use pipe::Pipe;
 
 /// Whether a path's syscall answered `ENOSYS`: then it is missing for the whole process.
 ///
@@ -99,8 +127,7 @@ mod missing {
 }
 
 /// Whether `errno` from `path` means "fall back" (the table in the module documentation).
-fn is_fallback(path: Path, errno: i32) -> bool {
-    let e = Errno::from_raw_os_error(errno);
+fn is_fallback(path: Path, errno: Errno) -> bool {
     match path {
         Path::CopyFileRange => [
             Errno::NOSYS,
@@ -111,12 +138,42 @@ fn is_fallback(path: Path, errno: i32) -> bool {
             Errno::IO,
             Errno::BADF,
         ]
-        .contains(&e),
+        .contains(&errno),
         Path::Sendfile | Path::Splice => {
-            [Errno::NOSYS, Errno::INVAL, Errno::OPNOTSUPP, Errno::PERM].contains(&e)
+            [Errno::NOSYS, Errno::INVAL, Errno::OPNOTSUPP, Errno::PERM].contains(&errno)
         }
         Path::Buffered => false,
     }
+}
+
+/// What a kernel call's error means for the path that made it.
+enum Failure {
+    Retry,
+    FallBack(Reason),
+    Fatal(io::Error),
+}
+
+fn classify(path: Path, e: io::Error) -> Failure {
+    let errno = Errno::from_io_error(&e).unwrap_or(Errno::IO);
+    if errno == Errno::INTR {
+        return Failure::Retry;
+    }
+    if !is_fallback(path, errno) {
+        return Failure::Fatal(e);
+    }
+    if errno == Errno::NOSYS {
+        missing::set(path);
+    }
+    Failure::FallBack(Reason::Errno(errno.raw_os_error()))
+}
+
+/// The two descriptors of a copy and what `fstat` says of them.
+#[derive(Clone, Copy)]
+struct Ends<'a> {
+    src: BorrowedFd<'a>,
+    dst: BorrowedFd<'a>,
+    s: Meta,
+    d: Meta,
 }
 
 pub(crate) fn copy_fds(
@@ -127,44 +184,54 @@ pub(crate) fn copy_fds(
     if t.limit() == 0 {
         return Ok(());
     }
-    let s = Meta::of(src);
-    let d = Meta::of(dst);
-    let source = Source {
-        fd: src,
-        rewind: s.is_seekable(),
+    let e = Ends {
+        src,
+        dst,
+        s: Meta::of(src),
+        d: Meta::of(dst),
     };
+    let positional = t.src_off.is_some() || t.dst_off.is_some();
+    // Why no kernel path may run, checked once for the whole copy.
+    let blocked = if e.s.same_file(&e.d) && !positional {
+        Some(Reason::SameFile)
+    } else if e.d.kind == Kind::Regular && calls::is_append(dst) {
+        Some(Reason::AppendSink)
+    } else {
+        None
+    };
+    let policy = |on: bool| blocked.or((!on).then_some(Reason::Disabled));
+    let c = *t.copier();
+    let pages_shared = e.s.is_seekable() && matches!(e.d.kind, Kind::Socket | Kind::Pipe);
+    let page_gate = (pages_shared && !c.share_file_pages).then_some(Reason::MutableSource);
+    let stream =
+        |k: Kind, fd| k == Kind::Pipe || (k == Kind::Socket && calls::is_stream_socket(fd));
+    let splice_src = stream(e.s.kind, src) || e.s.is_seekable();
+    let splice_dst = stream(e.d.kind, dst) || e.d.kind == Kind::Regular;
 
-    if s.is_seekable() {
-        // Why the kernel paths may not run at all, checked once for the whole copy.
-        let blocked = if s.same_file(&d) {
-            Some(Reason::SameFile)
-        } else if d.kind == Kind::Regular && calls::is_append(dst) {
-            Some(Reason::AppendSink)
-        } else {
-            None
-        };
-        if s.kind == Kind::Regular && d.kind == Kind::Regular {
-            let gate = blocked.or(policy(t.copier().copy_file_range));
-            if kernel(t, Path::CopyFileRange, gate, src, dst)? {
-                return Ok(());
-            }
-        }
-        let shares_pages = matches!(d.kind, Kind::Socket | Kind::Pipe);
-        let gate = blocked
-            .or(policy(t.copier().sendfile))
-            .or((shares_pages && !t.copier().share_file_pages).then_some(Reason::MutableSource));
-        if kernel(t, Path::Sendfile, gate, src, dst)? {
+    if e.s.kind == Kind::Regular && e.d.kind == Kind::Regular {
+        if direct(t, Path::CopyFileRange, policy(c.copy_file_range), e)? {
             return Ok(());
         }
-        if blocked == Some(Reason::SameFile) {
-            cap_at_initial_end(t, src, s.size);
+    }
+    if e.s.is_seekable() && t.dst_off.is_none() {
+        let gate = policy(c.sendfile).or(page_gate);
+        if direct(t, Path::Sendfile, gate, e)? {
+            return Ok(());
+        }
+    } else if splice_src && splice_dst && (e.s.kind == Kind::Pipe || e.d.kind == Kind::Pipe) {
+        if direct(t, Path::Splice, policy(c.splice), e)? {
+            return Ok(());
+        }
+    } else if e.s.kind == Kind::Socket && splice_src && splice_dst {
+        if relay(t, policy(c.splice), e)? {
+            return Ok(());
         }
     }
-    fd_loop::run(t, source, dst)
-}
-
-fn policy(on: bool) -> Option<Reason> {
-    (!on).then_some(Reason::Disabled)
+    if blocked == Some(Reason::SameFile) {
+        cap_at_initial_end(t, src, e.s.size);
+    }
+    let rewind = e.s.is_seekable();
+    fd_loop::run(t, Source { fd: src, rewind }, dst)
 }
 
 /// A copy of a file onto itself reads no further than the end the file had when the copy began,
@@ -175,27 +242,36 @@ fn cap_at_initial_end(t: &mut Transfer<'_>, src: BorrowedFd<'_>, size: u64) {
     }
 }
 
-/// Runs one kernel path until the source ends or the limit is reached (`Ok(true)`), or until it
-/// answers "not here" (`Ok(false)`, recorded in the report). `gate` is a reason not to try it.
-fn kernel(
-    t: &mut Transfer<'_>,
-    path: Path,
-    gate: Option<Reason>,
-    src: BorrowedFd<'_>,
-    dst: BorrowedFd<'_>,
-) -> io::Result<bool> {
+/// Records why `path` is not tried, or that the process lacks it; `true` if it may run.
+fn may_run(t: &mut Transfer<'_>, path: Path, gate: Option<Reason>) -> bool {
     let gate = gate.or_else(|| missing::get(path).then_some(Reason::Unsupported));
-    if let Some(reason) = gate {
-        t.fall_back(path, reason);
+    match gate {
+        Some(reason) => {
+            t.fall_back(path, reason);
+            false
+        }
+        None => true,
+    }
+}
+
+/// Runs one kernel path that moves bytes from `src` to `dst` in one call (copy_file_range,
+/// sendfile, or splice with a pipe at one end) until the source ends or the limit is reached
+/// (`Ok(true)`), or until it answers "not here" (`Ok(false)`, recorded in the report).
+fn direct(t: &mut Transfer<'_>, path: Path, gate: Option<Reason>, e: Ends<'_>) -> io::Result<bool> {
+    if !may_run(t, path, gate) {
         return Ok(false);
     }
     let mut first = true;
     while t.limit() > 0 {
         let len = clamp(t.limit(), t.copier().chunk_size);
         t.report_mut().count_call(path);
+        let (mut src_off, mut dst_off) = (t.src_off, t.dst_off);
         let res = match path {
-            Path::CopyFileRange => calls::copy_file_range(src, None, dst, None, len),
-            _ => calls::sendfile(dst, src, None, len),
+            Path::CopyFileRange => {
+                calls::copy_file_range(e.src, src_off.as_mut(), e.dst, dst_off.as_mut(), len)
+            }
+            Path::Sendfile => calls::sendfile(e.dst, e.src, src_off.as_mut(), len),
+            _ => calls::splice(e.src, src_off.as_mut(), e.dst, dst_off.as_mut(), len),
         };
         match res {
             Ok(0) if first => {
@@ -205,24 +281,143 @@ fn kernel(
             Ok(0) => return Ok(true),
             Ok(n) => {
                 first = false;
+                (t.src_off, t.dst_off) = (src_off, dst_off);
                 t.set_limit(t.limit() - n as u64);
                 t.report_mut().record(path, n as u64);
             }
-            Err(e) => {
-                let errno = e.raw_os_error().unwrap_or(0);
-                if errno == Errno::INTR.raw_os_error() {
-                    continue;
+            Err(err) => match classify(path, err) {
+                Failure::Retry => {}
+                Failure::FallBack(reason) => {
+                    t.fall_back(path, reason);
+                    return Ok(false);
                 }
-                if !is_fallback(path, errno) {
-                    return Err(e);
-                }
-                if errno == Errno::NOSYS.raw_os_error() {
-                    missing::set(path);
-                }
-                t.fall_back(path, Reason::Errno(errno));
-                return Ok(false);
-            }
+                Failure::Fatal(err) => return Err(err),
+            },
         }
     }
     Ok(true)
+}
+
+/// Splices from a socket into a pooled pipe and from the pipe into the sink, round by round,
+/// each round draining the pipe before the next fill. Returns as [`direct`] does.
+fn relay(t: &mut Transfer<'_>, gate: Option<Reason>, e: Ends<'_>) -> io::Result<bool> {
+    if !may_run(t, Path::Splice, gate) {
+        return Ok(false);
+    }
+    let mut pipe = match pipe::take(t.copier().pipe_size) {
+        Ok(p) => p,
+        Err(err) => {
+            // No descriptor for a pipe (EMFILE): the read/write loop needs none.
+            let errno = err.raw_os_error().unwrap_or(0);
+            t.fall_back(Path::Splice, Reason::Errno(errno));
+            return Ok(false);
+        }
+    };
+    t.report_mut().set_pipe_size(pipe.capacity);
+    let res = relay_rounds(t, e, &mut pipe);
+    t.strand_pipe(pipe);
+    res
+}
+
+fn relay_rounds(t: &mut Transfer<'_>, e: Ends<'_>, pipe: &mut Pipe) -> io::Result<bool> {
+    let mut first = true;
+    loop {
+        if pipe.len == 0 {
+            if t.limit() == 0 {
+                return Ok(true);
+            }
+            let len = clamp(t.limit(), pipe.capacity.min(t.copier().chunk_size));
+            t.report_mut().count_call(Path::Splice);
+            match calls::splice(e.src, None, pipe.write_end(), None, len) {
+                Ok(0) if first => {
+                    t.fall_back(Path::Splice, Reason::ZeroFirstCall);
+                    return Ok(false);
+                }
+                Ok(0) => return Ok(true),
+                Ok(n) => {
+                    first = false;
+                    t.set_limit(t.limit() - n as u64);
+                    pipe.len += n;
+                }
+                Err(err) => match classify(Path::Splice, err) {
+                    Failure::Retry => {}
+                    Failure::FallBack(reason) => {
+                        t.fall_back(Path::Splice, reason);
+                        return Ok(false);
+                    }
+                    Failure::Fatal(err) => return Err(err),
+                },
+            }
+            continue;
+        }
+        t.report_mut().count_call(Path::Splice);
+        let mut dst_off = t.dst_off;
+        match calls::splice(pipe.read_end(), None, e.dst, dst_off.as_mut(), pipe.len) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "io_copy: the sink accepted no bytes",
+                ))
+            }
+            Ok(m) => {
+                t.dst_off = dst_off;
+                pipe.len -= m;
+                t.report_mut().record(Path::Splice, m as u64);
+            }
+            Err(err) => match classify(Path::Splice, err) {
+                Failure::Retry => {}
+                Failure::FallBack(reason) => {
+                    t.fall_back(Path::Splice, reason);
+                    empty_by_copy(t, pipe, e.dst)?;
+                    return Ok(false);
+                }
+                Failure::Fatal(err) => return Err(err),
+            },
+        }
+    }
+}
+
+/// The sink refused splice with bytes in the pipe: writes them with read/write instead.
+fn empty_by_copy(t: &mut Transfer<'_>, pipe: &mut Pipe, dst: BorrowedFd<'_>) -> io::Result<()> {
+    let mut buffer = t.take_buffer();
+    let res = (|| {
+        let buf = buffer.as_mut_slice();
+        while pipe.len > 0 {
+            let want = pipe.len.min(buf.len());
+            t.report_mut().count_call(Path::Buffered);
+            let n = match calls::read(pipe.read_end(), &mut buf[..want]) {
+                Ok(0) => return Err(io::Error::other("io_copy: the relay pipe ended early")),
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(err),
+            };
+            pipe.len -= n;
+            if let Err((err, off)) = fd_loop::write_all(t, &buf[..n], dst) {
+                t.strand(&buf[off..n]);
+                return Err(err);
+            }
+        }
+        Ok(())
+    })();
+    t.put_buffer(buffer);
+    res
+}
+
+impl Transfer<'_> {
+    /// Returns an empty relay pipe to the pool; a pipe still holding bytes goes to this copy's
+    /// [`Resumable`](crate::Resumable) if it has one with room, and is otherwise closed with
+    /// its bytes counted as stranded.
+    fn strand_pipe(&mut self, pipe: Pipe) {
+        if pipe.len == 0 {
+            return pipe::give(pipe);
+        }
+        let len = pipe.len as u64;
+        match &mut self.held {
+            Some(h) if h.is_empty() => {
+                **h = crate::resume::Held::Pipe(pipe);
+                self.report_mut().add_held(len);
+            }
+            _ => self.report_mut().add_stranded(len),
+        }
+    }
 }

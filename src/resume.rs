@@ -1,0 +1,160 @@
+//! Copies that survive `WouldBlock`: bytes already taken from the source are kept and delivered
+//! first on the next call.
+
+use std::io;
+
+use crate::copier::{Copier, Transfer};
+use crate::report::{CopyError, Report};
+use crate::traits::{ReaderFrom, WriterTo};
+
+/// Bytes taken from a source and not yet written to the sink.
+#[derive(Default)]
+pub(crate) enum Held {
+    #[default]
+    Empty,
+    /// Bytes a read/write loop read, from this offset on.
+    Bytes(Vec<u8>, usize),
+    /// A splice relay's pipe, holding `len` bytes.
+    #[cfg(target_os = "linux")]
+    Pipe(crate::sys::Pipe),
+}
+
+impl Held {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Held::Empty => 0,
+            Held::Bytes(b, pos) => (b.len() - pos) as u64,
+            #[cfg(target_os = "linux")]
+            Held::Pipe(p) => p.len as u64,
+        }
+    }
+
+    /// Writes what is held to `w` within no limit of the source (these bytes were taken from it
+    /// already) and keeps what was not written.
+    fn deliver<W: ReaderFrom + ?Sized>(
+        &mut self,
+        w: &mut W,
+        t: &mut Transfer<'_>,
+    ) -> io::Result<()> {
+        let outer = t.limit();
+        let before = t.written();
+        let res = match self {
+            Held::Empty => Ok(()),
+            Held::Bytes(buf, pos) => {
+                t.set_limit(u64::MAX);
+                let res = t.write_held(w, &buf[*pos..]).map(drop);
+                *pos += (t.written() - before) as usize;
+                res
+            }
+            #[cfg(target_os = "linux")]
+            Held::Pipe(pipe) => {
+                t.set_limit(pipe.len as u64);
+                let res = {
+                    let mut reader = crate::fd_types::FdReader(pipe.read_end());
+                    w.read_from(&mut reader, t).map(drop)
+                };
+                pipe.len -= (t.written() - before) as usize;
+                res
+            }
+        };
+        t.set_limit(outer);
+        if self.is_empty() {
+            #[cfg(target_os = "linux")]
+            if let Held::Pipe(pipe) = std::mem::take(self) {
+                crate::sys::give_pipe(pipe);
+            }
+            *self = Held::Empty;
+        }
+        res
+    }
+}
+
+/// A copy that can be called again after it fails with [`io::ErrorKind::WouldBlock`], for
+/// non-blocking descriptors.
+///
+/// A splice relay moves bytes from the source into a pipe before it writes them to the sink; a
+/// read/write loop reads them into a buffer. When the sink then answers `EAGAIN`, a plain copy
+/// can only report those bytes as [stranded](Report::stranded). A `Resumable` keeps them
+/// ([`Report::held`]) and writes them before anything else on its next call. Dropping it drops
+/// what it holds.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use std::io::{ErrorKind, Read};
+/// use std::os::unix::net::UnixStream;
+///
+/// let (mut feed, mut src) = UnixStream::pair()?;
+/// let (mut dst, mut out) = UnixStream::pair()?;
+/// src.set_nonblocking(true)?;
+/// std::io::Write::write_all(&mut feed, b"first ")?;
+///
+/// let mut copy = io_copy::Copier::new().resumable();
+/// let err = copy.copy(&mut src, &mut dst).unwrap_err(); // the source has no more for now
+/// assert_eq!((err.kind(), err.written()), (ErrorKind::WouldBlock, 6));
+///
+/// std::io::Write::write_all(&mut feed, b"second")?;
+/// drop(feed);
+/// copy.copy(&mut src, &mut dst)?; // to the end
+/// drop(dst);
+/// let mut got = String::new();
+/// out.read_to_string(&mut got)?;
+/// assert_eq!(got, "first second");
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Resumable {
+    copier: Copier,
+    held: Held,
+}
+
+impl Copier {
+    /// A [`Resumable`] copy with this policy.
+    pub fn resumable(self) -> Resumable {
+        Resumable {
+            copier: self,
+            held: Held::Empty,
+        }
+    }
+}
+
+impl Resumable {
+    /// Bytes taken from the source and not yet delivered.
+    pub fn held(&self) -> u64 {
+        self.held.len()
+    }
+
+    /// Delivers what is held, then copies everything from `reader` to `writer`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Copier::copy`]; after [`io::ErrorKind::WouldBlock`], call again when the descriptors
+    /// are ready (the report's [`held`](Report::held) says what waits).
+    pub fn copy<R, W>(&mut self, reader: &mut R, writer: &mut W) -> Result<Report, CopyError>
+    where
+        R: WriterTo + ?Sized,
+        W: ReaderFrom + ?Sized,
+    {
+        let Resumable { copier, held } = self;
+        let mut pending = std::mem::take(held);
+        let mut t = Transfer::new(copier, u64::MAX, None);
+        if let Err(e) = pending.deliver(writer, &mut t) {
+            *held = pending;
+            let mut report = t.finish();
+            report.add_held(held.len());
+            return Err(CopyError::new(e, report));
+        }
+        t.held = Some(held);
+        let res = reader.write_to(writer, &mut t);
+        let report = t.finish();
+        match res {
+            Ok(_) => Ok(report),
+            Err(e) => Err(CopyError::new(e, report)),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The pool of intermediate pipes for splice relays (socket → socket, socket → file).
+//!
+//! Creating and enlarging a pipe costs about 7–10 µs here, more than a small relay, so pipes are
+//! reused. The pool is a mutex-guarded stack of at most [`POOL_MAX`] pipes; a pipe is returned
+//! only when the kernel says it is empty, so no copy ever receives another copy's bytes.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Mutex, OnceLock};
+
+use rustix::pipe::PipeFlags;
+
+/// The most idle pipes kept; more are closed on return.
+pub(crate) const POOL_MAX: usize = 16;
+
+/// One pipe of the pool, with the bytes it holds by this crate's count.
+pub(crate) struct Pipe {
+    read: OwnedFd,
+    write: OwnedFd,
+    /// Capacity in bytes, as the kernel reports it.
+    pub(crate) capacity: usize,
+    /// Bytes in the pipe: moved in by splice and not yet out.
+    pub(crate) len: usize,
+}
+
+impl Pipe {
+    pub(crate) fn read_end(&self) -> BorrowedFd<'_> {
+        self.read.as_fd()
+    }
+
+    pub(crate) fn write_end(&self) -> BorrowedFd<'_> {
+        self.write.as_fd()
+    }
+
+    fn create() -> io::Result<Pipe> {
+        let (read, write) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
+        let capacity = rustix::pipe::fcntl_getpipe_size(&write)?;
+        Ok(Pipe {
+            read,
+            write,
+            capacity,
+            len: 0,
+        })
+    }
+
+    /// Asks for `want` bytes of capacity, capped by `/proc/sys/fs/pipe-max-size`. A refusal (for
+    /// example over the per-user pipe limit) leaves the capacity as it was: not an error.
+    fn resize(&mut self, want: usize) {
+        let want = want.clamp(4096, max_size());
+        if want == self.capacity {
+            return;
+        }
+        if let Ok(n) = rustix::pipe::fcntl_setpipe_size(&self.write, want) {
+            self.capacity = n;
+        }
+    }
+}
+
+static POOL: Mutex<Vec<Pipe>> = Mutex::new(Vec::new());
+
+/// `/proc/sys/fs/pipe-max-size`, read once (1 MiB, the kernel default, if unreadable).
+fn max_size() -> usize {
+    static MAX: OnceLock<usize> = OnceLock::new();
+    *MAX.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(1 << 20)
+    })
+}
+
+/// An empty pipe of (about) `want` bytes: from the pool, or new.
+pub(crate) fn take(want: usize) -> io::Result<Pipe> {
+    let pooled = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let mut pipe = match pooled {
+        Some(p) => p,
+        None => Pipe::create()?,
+    };
+    pipe.resize(want);
+    Ok(pipe)
+}
+
+/// Returns `pipe` to the pool if it is empty, by the kernel's count as well as ours; otherwise
+/// (or when the pool is full) closes it.
+pub(crate) fn give(pipe: Pipe) {
+    if pipe.len != 0 || rustix::io::ioctl_fionread(&pipe.read).map_or(true, |n| n != 0) {
+        return;
+    }
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    if pool.len() < POOL_MAX {
+        pool.push(pipe);
+    }
+}
+
+/// Idle pipes in the pool now.
+#[cfg(feature = "fault-injection")]
+pub fn idle() -> usize {
+    POOL.lock().unwrap_or_else(|e| e.into_inner()).len()
+}
