@@ -208,24 +208,22 @@ pub(crate) fn copy_fds(
     let splice_src = stream(e.s.kind, src) || e.s.is_seekable();
     let splice_dst = stream(e.d.kind, dst) || e.d.kind == Kind::Regular;
 
-    if e.s.kind == Kind::Regular && e.d.kind == Kind::Regular {
-        if direct(t, Path::CopyFileRange, policy(c.copy_file_range), e)? {
-            return Ok(());
-        }
+    let regular_pair = e.s.kind == Kind::Regular && e.d.kind == Kind::Regular;
+    if regular_pair && direct(t, Path::CopyFileRange, policy(c.copy_file_range), e)? {
+        return Ok(());
     }
-    if e.s.is_seekable() && t.dst_off.is_none() {
+    let done = if e.s.is_seekable() && t.dst_off.is_none() {
         let gate = policy(c.sendfile).or(page_gate);
-        if direct(t, Path::Sendfile, gate, e)? {
-            return Ok(());
-        }
+        direct(t, Path::Sendfile, gate, e)?
     } else if splice_src && splice_dst && (e.s.kind == Kind::Pipe || e.d.kind == Kind::Pipe) {
-        if direct(t, Path::Splice, policy(c.splice), e)? {
-            return Ok(());
-        }
+        direct(t, Path::Splice, policy(c.splice), e)?
     } else if e.s.kind == Kind::Socket && splice_src && splice_dst {
-        if relay(t, policy(c.splice), e)? {
-            return Ok(());
-        }
+        relay(t, policy(c.splice), e)?
+    } else {
+        false
+    };
+    if done {
+        return Ok(());
     }
     if blocked == Some(Reason::SameFile) {
         cap_at_initial_end(t, src, e.s.size);

@@ -83,7 +83,7 @@ pub(crate) fn take(want: usize) -> io::Result<Pipe> {
 /// Returns `pipe` to the pool if it is empty, by the kernel's count as well as ours; otherwise
 /// (or when the pool is full) closes it.
 pub(crate) fn give(pipe: Pipe) {
-    if pipe.len != 0 || rustix::io::ioctl_fionread(&pipe.read).map_or(true, |n| n != 0) {
+    if pipe.len != 0 || !rustix::io::ioctl_fionread(&pipe.read).is_ok_and(|n| n == 0) {
         return;
     }
     let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
