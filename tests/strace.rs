@@ -1,5 +1,5 @@
-//! strace, run on this test binary, shows the kernel paths: copy_file_range for file→file and
-//! sendfile for file→TCP.
+//! strace, run on this test binary, shows the kernel paths: copy_file_range for file→file,
+//! sendfile for file→TCP and splice for TCP→TCP.
 #![cfg(target_os = "linux")]
 
 mod util;
@@ -10,7 +10,7 @@ use util::*;
 
 const CHILD: &str = "IO_COPY_STRACE_CHILD";
 
-/// The copies strace watches: file→file and file→TCP, 1 MiB each.
+/// The copies strace watches: file→file, file→TCP and TCP→TCP, 1 MiB each.
 fn copies() {
     let dir = scratch();
     let data = pattern(1 << 20, 1);
@@ -28,17 +28,30 @@ fn copies() {
     assert_eq!(io_copy::copy(&mut src, &mut a).unwrap(), data.len() as u64);
     drop(a);
     assert_eq!(reader.join().unwrap(), data);
+
+    // TCP → TCP: a relay through the pooled pipe.
+    let (client, mut relay_in) = tcp_pair();
+    let (mut relay_out, server) = tcp_pair();
+    let feeder = feed(client, data.clone());
+    let reader = drain(server);
+    assert_eq!(
+        io_copy::copy(&mut relay_in, &mut relay_out).unwrap(),
+        data.len() as u64
+    );
+    drop(relay_out);
+    feeder.join().unwrap();
+    assert_eq!(reader.join().unwrap(), data);
 }
 
 #[test]
-fn strace_shows_copy_file_range_and_sendfile_needs_strace() {
+fn strace_shows_each_kernel_path_needs_strace() {
     if std::env::var_os(CHILD).is_some() {
         copies();
         return;
     }
     if !require(
         have_program("strace"),
-        "strace_shows_copy_file_range_and_sendfile_needs_strace",
+        "strace_shows_each_kernel_path_needs_strace",
         "strace",
     ) {
         return;
@@ -47,12 +60,12 @@ fn strace_shows_copy_file_range_and_sendfile_needs_strace() {
     let log = dir.path().join("strace.log");
     let exe = std::env::current_exe().unwrap();
     let status = Command::new("strace")
-        .args(["-f", "-e", "trace=copy_file_range,sendfile", "-o"])
+        .args(["-f", "-e", "trace=copy_file_range,sendfile,splice", "-o"])
         .arg(&log)
         .arg(&exe)
         .args([
             "--exact",
-            "strace_shows_copy_file_range_and_sendfile_needs_strace",
+            "strace_shows_each_kernel_path_needs_strace",
             "--test-threads=1",
         ])
         .env(CHILD, "1")
@@ -76,4 +89,5 @@ fn strace_shows_copy_file_range_and_sendfile_needs_strace() {
         "no copy_file_range moved bytes:\n{log}"
     );
     assert!(moved("sendfile"), "no sendfile moved bytes:\n{log}");
+    assert!(moved("splice"), "no splice moved bytes:\n{log}");
 }

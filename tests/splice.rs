@@ -1,0 +1,472 @@
+//! Sockets and pipes: splice directly and through the pooled pipe, resumable non-blocking copies,
+//! the half-closing proxy, stranded bytes, descriptor leaks and copies at explicit offsets.
+#![cfg(target_os = "linux")]
+
+mod util;
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::{AsFd, OwnedFd};
+use std::thread;
+use std::time::Duration;
+
+use io_copy::{Copier, CopyError, Path, Reason, Resumable};
+use rstest::rstest;
+use util::*;
+
+/// Relays `data` from a TCP client through a copy into a TCP server end and returns the report.
+fn tcp_relay(copier: Copier, data: &[u8]) -> io_copy::Report {
+    let (mut client, mut relay_in) = tcp_pair();
+    let (mut relay_out, server) = tcp_pair();
+    let reader = drain(server);
+    let feeder = {
+        let data = data.to_vec();
+        thread::spawn(move || {
+            client.write_all(&data).unwrap();
+            client.shutdown(Shutdown::Write).unwrap();
+        })
+    };
+    let report = copier.copy(&mut relay_in, &mut relay_out).expect("relay");
+    relay_out.shutdown(Shutdown::Write).unwrap();
+    feeder.join().unwrap();
+    assert_eq!(reader.join().unwrap(), data, "bytes");
+    assert_eq!(report.written(), data.len() as u64, "count");
+    report
+}
+
+#[rstest]
+fn tcp_to_tcp_splices_through_pipe_of_policy_size(
+    #[values(4096, 16 * 1024, 64 * 1024, 1 << 20)] pipe_size: usize,
+    #[values(0, 1, 65_535, 65_537, (1 << 20) + 7, 5 << 20)] len: usize,
+) {
+    let data = pattern(len, len as u64);
+    let report = tcp_relay(Copier::new().pipe_size(pipe_size), &data);
+    if len > 0 {
+        assert_eq!(report.main_path(), Some(Path::Splice), "{report}");
+        assert_eq!(report.pipe_size(), Some(pipe_size), "{report}");
+        assert_eq!(report.path_stats(Path::Buffered).bytes, 0, "{report}");
+    }
+}
+
+#[test]
+fn splice_policy_off_takes_the_loop() {
+    let data = pattern(300_000, 1);
+    let report = tcp_relay(Copier::new().splice(false), &data);
+    assert_eq!(report.main_path(), Some(Path::Buffered));
+    assert_eq!(
+        report.fallback_from(Path::Splice).map(|f| f.reason),
+        Some(Reason::Disabled)
+    );
+}
+
+#[test]
+fn socket_to_file_splices_through_pipe() {
+    let dir = scratch();
+    let data = pattern(3 << 20, 2);
+    let (a, mut b) = tcp_pair();
+    let feeder = feed(a, data.clone());
+    let (mut dst, path) = sink_file(dir.path(), "dst");
+    let report = Copier::new().copy(&mut b, &mut dst).unwrap();
+    feeder.join().unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), data);
+    assert_eq!(position(&mut dst), data.len() as u64);
+    assert_eq!(report.main_path(), Some(Path::Splice), "{report}");
+    assert!(report.pipe_size().is_some(), "through the pool: {report}");
+}
+
+#[test]
+fn pipe_ends_splice_directly() {
+    let data = pattern(2 << 20, 3);
+    // pipe → TCP
+    let (rd, wr) = io::pipe().unwrap();
+    let (mut a, b) = tcp_pair();
+    let feeder = feed(wr, data.clone());
+    let reader = drain(b);
+    let report = Copier::new().copy(&mut &rd, &mut a).unwrap();
+    drop(a);
+    feeder.join().unwrap();
+    assert_eq!(reader.join().unwrap(), data);
+    assert_eq!(report.main_path(), Some(Path::Splice), "{report}");
+    assert_eq!(report.pipe_size(), None, "no intermediate pipe: {report}");
+    // Unix → pipe
+    let (ua, mut ub) = unix_pair();
+    let (rd, mut wr) = io::pipe().unwrap();
+    let feeder = feed(ua, data.clone());
+    let reader = drain(rd);
+    let report = Copier::new().copy(&mut ub, &mut wr).unwrap();
+    drop(wr);
+    feeder.join().unwrap();
+    assert_eq!(reader.join().unwrap(), data);
+    assert_eq!(report.main_path(), Some(Path::Splice), "{report}");
+}
+
+/// SOCK_SEQPACKET keeps message boundaries, which splice would merge.
+#[test]
+fn seqpacket_keeps_message_boundaries() {
+    use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+    let pair = || -> (File, File) {
+        let (a, b) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .unwrap();
+        (File::from(a), File::from(b))
+    };
+    let (mut feed_end, mut src) = pair();
+    let (mut dst, mut out) = pair();
+    for m in [&b"one"[..], b"second", b"third message"] {
+        feed_end.write_all(m).unwrap();
+    }
+    drop(feed_end);
+    let report = Copier::new().copy(&mut src, &mut dst).unwrap();
+    assert_eq!(report.main_path(), Some(Path::Buffered), "{report}");
+    drop(dst);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 100];
+    loop {
+        let n = out.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        got.push(buf[..n].to_vec());
+    }
+    assert_eq!(
+        got,
+        [&b"one"[..], b"second", b"third message"],
+        "one message per read"
+    );
+}
+
+/// The sink's peer goes away while bytes sit in the relay pipe: the error says how many reached
+/// the sink and how many were read but not delivered, and those plus what the source still holds
+/// are exactly what was sent.
+#[test]
+fn relay_reports_stranded_bytes_when_sink_closes() {
+    let total = 8 << 20;
+    let data = pattern(total, 4);
+    let (mut client, mut relay_in) = tcp_pair();
+    let (mut relay_out, server) = tcp_pair();
+    let feeder = thread::spawn(move || {
+        let _ = client.write_all(&data);
+        client
+    });
+    // The server reads a little, then closes with unread data: the relay's writes fail.
+    let closer = thread::spawn(move || {
+        let mut server = server;
+        let mut buf = vec![0u8; 100_000];
+        let mut got = 0;
+        while got < 100_000 {
+            got += server.read(&mut buf[got..]).unwrap();
+        }
+        drop(server);
+        got
+    });
+    let res = Copier::new()
+        .pipe_size(64 * 1024)
+        .copy(&mut relay_in, &mut relay_out);
+    let server_got = closer.join().unwrap();
+    let err = res.expect_err("the sink went away");
+    assert!(
+        matches!(
+            err.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        ),
+        "{err}"
+    );
+    assert!(err.written() >= server_got as u64, "{err}");
+    let stranded = err.report().stranded();
+    eprintln!("{err}: {}", err.report());
+    // What the source still has: read it while the feeder finishes, then end the stream.
+    drop(relay_out);
+    let rest = drain(relay_in);
+    drop(feeder.join().unwrap());
+    let rest = rest.join().unwrap();
+    assert_eq!(
+        err.written() + stranded + rest.len() as u64,
+        total as u64,
+        "written {} + stranded {stranded} + left in source {}: {}",
+        err.written(),
+        rest.len(),
+        err.report()
+    );
+}
+
+/// Waits until `fd` is readable (or writable), at most a second.
+fn wait(fd: impl AsFd, writable: bool) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    let flags = if writable {
+        PollFlags::POLLOUT
+    } else {
+        PollFlags::POLLIN
+    };
+    let mut fds = [PollFd::new(fd.as_fd(), flags)];
+    poll(&mut fds, PollTimeout::from(1000u16)).unwrap();
+}
+
+/// Non-blocking ends: the copy returns WouldBlock with exact counts, keeps what it took, and a
+/// resumed copy completes.
+#[rstest]
+fn nonblocking_copy_resumes_to_completion(
+    #[values("tcp-tcp", "tcp-unix", "unix-tcp", "pipe-tcp")] pair: &str,
+    #[values(Copier::new(), Copier::buffered_only())] copier: Copier,
+) {
+    let total = 6 << 20;
+    let data = pattern(total, 5);
+    let (feed_w, src): (Box<dyn Write + Send>, OwnedFd) = match &pair[..3] {
+        "tcp" => {
+            let (a, b) = tcp_pair();
+            (Box::new(a), b.into())
+        }
+        "uni" => {
+            let (a, b) = unix_pair();
+            (Box::new(a), b.into())
+        }
+        _ => {
+            let (r, w) = io::pipe().unwrap();
+            (Box::new(w), r.into())
+        }
+    };
+    let (dst, out): (OwnedFd, Box<dyn Read + Send>) = if pair.ends_with("tcp") {
+        let (a, b) = tcp_pair();
+        (a.into(), Box::new(b))
+    } else {
+        let (a, b) = unix_pair();
+        (a.into(), Box::new(b))
+    };
+    let mut src = File::from(src);
+    let mut dst = File::from(dst);
+    for f in [&src, &dst] {
+        let fl = nix::fcntl::fcntl(f, nix::fcntl::FcntlArg::F_GETFL).unwrap();
+        let fl = nix::fcntl::OFlag::from_bits_truncate(fl) | nix::fcntl::OFlag::O_NONBLOCK;
+        nix::fcntl::fcntl(f, nix::fcntl::FcntlArg::F_SETFL(fl)).unwrap();
+    }
+    let feeder = feed(feed_w, data.clone());
+    // A slow reader, so the sink fills and answers EAGAIN too.
+    let reader = thread::spawn(move || {
+        let mut out = out;
+        let mut got = Vec::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = out.read(&mut buf).unwrap();
+            if n == 0 {
+                return got;
+            }
+            got.extend_from_slice(&buf[..n]);
+            thread::sleep(Duration::from_micros(200));
+        }
+    });
+    let mut copy: Resumable = copier.resumable();
+    let mut written = 0u64;
+    let mut would_block = 0;
+    loop {
+        match copy.copy(&mut src, &mut dst) {
+            Ok(r) => {
+                written += r.written();
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                would_block += 1;
+                written += e.written();
+                assert_eq!(e.report().stranded(), 0, "nothing lost: {}", e.report());
+                assert_eq!(e.report().held(), copy.held(), "held is reported");
+                if copy.held() > 0 {
+                    wait(&dst, true);
+                } else {
+                    wait(&src, false);
+                }
+            }
+            Err(e) => panic!("copy failed: {e}"),
+        }
+        assert!(would_block < 1_000_000, "no progress");
+    }
+    drop(dst);
+    feeder.join().unwrap();
+    let got = reader.join().unwrap();
+    assert_eq!(written, total as u64, "the counts add up");
+    assert_eq!(got.len(), total, "bytes arrived");
+    assert!(got == data, "bytes in order");
+    assert!(would_block > 0, "the test exercised WouldBlock");
+}
+
+/// golang/go#25985: a proxy that copies both ways on two threads ends when each side
+/// half-closes, without hanging.
+#[test]
+fn half_close_proxy_completes_both_directions() {
+    let (mut client, proxy_a) = tcp_pair();
+    let (proxy_b, mut server) = tcp_pair();
+    let request = pattern(3 << 20, 6);
+    let response = pattern(2 << 20, 7);
+
+    let pipe_dir = |mut from: TcpStream, mut to: TcpStream| {
+        thread::spawn(move || {
+            let n = io_copy::copy(&mut from, &mut to).expect("proxy copy");
+            to.shutdown(Shutdown::Write).unwrap();
+            n
+        })
+    };
+    let up = pipe_dir(proxy_a.try_clone().unwrap(), proxy_b.try_clone().unwrap());
+    let down = pipe_dir(proxy_b, proxy_a);
+
+    let server_thread = {
+        let (request, response) = (request.clone(), response.clone());
+        thread::spawn(move || {
+            let mut got = Vec::new();
+            server.read_to_end(&mut got).unwrap(); // ends at the client's half-close
+            assert!(got == request, "server got the request");
+            server.write_all(&response).unwrap();
+            server.shutdown(Shutdown::Write).unwrap();
+        })
+    };
+    client.write_all(&request).unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut got = Vec::new();
+    client.read_to_end(&mut got).unwrap();
+    assert!(got == response, "client got the response");
+    server_thread.join().unwrap();
+    assert_eq!(up.join().unwrap(), request.len() as u64);
+    assert_eq!(down.join().unwrap(), response.len() as u64);
+}
+
+/// 10,000 copies from 16 threads through the shared pool: every copy exact, the pool bounded,
+/// and the process's descriptor count back where it started.
+#[test]
+fn pipe_pool_leaks_no_descriptors() {
+    // Sockets made up front so the only descriptors that come and go are the pool's.
+    let threads = 16;
+    let per_thread = 10_000 / threads;
+    let baseline = open_fds();
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            thread::spawn(move || {
+                let (mut a, mut b) = unix_pair();
+                let (mut c, mut d) = unix_pair();
+                let data = pattern(1000 + i * 97, i as u64);
+                let mut buf = vec![0u8; data.len()];
+                for _ in 0..per_thread {
+                    a.write_all(&data).unwrap();
+                    let n = io_copy::copy_n(&mut b, &mut c, data.len() as u64).unwrap();
+                    assert_eq!(n, data.len() as u64);
+                    d.read_exact(&mut buf).unwrap();
+                    assert!(buf == data, "exact");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert!(io_copy::idle_pipes() <= 16, "the pool is bounded");
+    let after = open_fds();
+    assert!(
+        after <= baseline + 2 * io_copy::idle_pipes(),
+        "descriptors: {baseline} before, {after} after, {} idle pipes",
+        io_copy::idle_pipes()
+    );
+}
+
+#[test]
+fn offset_copies_leave_positions_untouched() {
+    let dir = scratch();
+    let data = pattern(300_000, 8);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    seek(&mut src, 777);
+
+    // To a file at an offset, both positions untouched.
+    let (mut dst, dst_path) = sink_file(dir.path(), "dst");
+    dst.write_all(&[b'-'; 10]).unwrap();
+    let r = Copier::new().copy_at(&src, 1000, &dst, 5, 200_000).unwrap();
+    assert_eq!(r.written(), 200_000);
+    assert_eq!(r.main_path(), Some(Path::CopyFileRange), "{r}");
+    let got = std::fs::read(&dst_path).unwrap();
+    assert_eq!(&got[..5], b"-----");
+    assert_eq!(&got[5..], &data[1000..201_000]);
+    assert_eq!((position(&mut src), position(&mut dst)), (777, 10));
+
+    // The pread/pwrite fallback does the same.
+    let (mut dst2, dst2_path) = sink_file(dir.path(), "dst2");
+    let r = Copier::buffered_only()
+        .copy_at(&src, 299_000, &dst2, 3, 5000)
+        .unwrap();
+    assert_eq!(r.written(), 1000, "past the end: short count");
+    assert_eq!(&std::fs::read(dst2_path).unwrap()[3..], &data[299_000..]);
+    assert_eq!((position(&mut src), position(&mut dst2)), (777, 0));
+
+    // To a socket (sendfile with an offset) and to memory (pread).
+    let (mut a, b) = tcp_pair();
+    let reader = drain(b);
+    let r = Copier::new().copy_range(&src, 10, 100_000, &mut a).unwrap();
+    drop(a);
+    assert_eq!(reader.join().unwrap(), &data[10..100_010]);
+    assert_eq!(r.main_path(), Some(Path::Sendfile), "{r}");
+    let mut v = Vec::new();
+    assert_eq!(
+        io_copy::copy_range(&src, 299_990, 1 << 40, &mut v).unwrap(),
+        10
+    );
+    assert_eq!(v, &data[299_990..]);
+    assert_eq!(position(&mut src), 777);
+
+    // To a pipe (sendfile with an offset), with a fault after partial progress.
+    let (rd, mut wr) = io::pipe().unwrap();
+    let reader = drain(rd);
+    io_copy::fault::inject(
+        io_copy::fault::Syscall::Sendfile,
+        vec![
+            io_copy::fault::Fault::Short(4321),
+            io_copy::fault::Fault::Errno(libc::EINVAL),
+        ],
+    );
+    let r = Copier::new()
+        .copy_range(&src, 50, 250_000, &mut wr)
+        .unwrap();
+    io_copy::fault::clear();
+    drop(wr);
+    assert_eq!(reader.join().unwrap(), &data[50..250_050]);
+    assert_eq!(r.path_stats(Path::Sendfile).bytes, 4321, "{r}");
+    assert_eq!(position(&mut src), 777);
+}
+
+#[test]
+fn offsets_past_i64_are_invalid_input() {
+    let dir = scratch();
+    let (src, _) = source_file(dir.path(), "src", b"abc");
+    let (dst, _) = sink_file(dir.path(), "dst");
+    let big = i64::MAX as u64;
+    let cases: Vec<Result<io_copy::Report, CopyError>> = vec![
+        Copier::new().copy_range(&src, big, 1, &mut Vec::new()),
+        Copier::new().copy_range(&src, u64::MAX, 0, &mut Vec::new()),
+        Copier::new().copy_range(&src, 0, u64::MAX, &mut Vec::new()),
+        Copier::new().copy_at(&src, 0, &dst, big, 1),
+        Copier::new().copy_at(&src, 1, &dst, 0, big),
+    ];
+    for c in cases {
+        let e = c.expect_err("offset overflow");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        assert_eq!(e.written(), 0);
+    }
+    // Right at the edge is fine: nothing to read there.
+    assert_eq!(
+        Copier::new()
+            .copy_range(&src, big - 1, 1, &mut Vec::new())
+            .unwrap()
+            .written(),
+        0
+    );
+}
+
+#[test]
+fn copy_at_refuses_append_sink() {
+    let dir = scratch();
+    let (src, _) = source_file(dir.path(), "src", b"abc");
+    let path = dir.path().join("dst");
+    let dst = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    let e = Copier::new().copy_at(&src, 0, &dst, 0, 3).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+}
