@@ -251,7 +251,7 @@ impl<T: WriterTo> WriterTo for Take<T> {
         let limit = self.limit();
         let before = t.consumed();
         let res = t.limited(limit, |t| self.get_mut().write_to(w, t));
-        self.set_limit(limit - (t.consumed() - before));
+        self.set_limit(limit.saturating_sub(t.consumed() - before));
         res
     }
 }
@@ -316,12 +316,14 @@ impl<T: AsRef<[u8]>> WriterTo for Cursor<T> {
         w: &mut W,
         t: &mut Transfer<'_>,
     ) -> io::Result<u64> {
-        let start = self.position().min(self.get_ref().as_ref().len() as u64);
+        let len = self.get_ref().as_ref().len() as u64;
+        let start = self.position().min(len);
         let mut rest = &self.get_ref().as_ref()[start as usize..];
         let res = rest.write_to(w, t);
-        let left = rest.len();
-        let len = self.get_ref().as_ref().len() as u64;
-        self.set_position(len - left as u64);
+        let moved = len - start - rest.len() as u64;
+        if moved > 0 {
+            self.set_position(start + moved);
+        }
         res
     }
 }

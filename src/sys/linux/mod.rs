@@ -203,10 +203,13 @@ pub(crate) fn copy_fds(
     let c = *t.copier();
     let pages_shared = e.s.is_seekable() && matches!(e.d.kind, Kind::Socket | Kind::Pipe);
     let page_gate = (pages_shared && !c.share_file_pages).then_some(Reason::MutableSource);
+    // Splice needs a pipe, a stream socket or a file at each end; asked only where it may run.
     let stream =
         |k: Kind, fd| k == Kind::Pipe || (k == Kind::Socket && calls::is_stream_socket(fd));
-    let splice_src = stream(e.s.kind, src) || e.s.is_seekable();
-    let splice_dst = stream(e.d.kind, dst) || e.d.kind == Kind::Regular;
+    let spliceable = || {
+        (e.s.is_seekable() || stream(e.s.kind, src))
+            && (e.d.kind == Kind::Regular || stream(e.d.kind, dst))
+    };
 
     let regular_pair = e.s.kind == Kind::Regular && e.d.kind == Kind::Regular;
     if regular_pair && direct(t, Path::CopyFileRange, policy(c.copy_file_range), e)? {
@@ -215,9 +218,9 @@ pub(crate) fn copy_fds(
     let done = if e.s.is_seekable() && t.dst_off.is_none() {
         let gate = policy(c.sendfile).or(page_gate);
         direct(t, Path::Sendfile, gate, e)?
-    } else if splice_src && splice_dst && (e.s.kind == Kind::Pipe || e.d.kind == Kind::Pipe) {
+    } else if (e.s.kind == Kind::Pipe || e.d.kind == Kind::Pipe) && spliceable() {
         direct(t, Path::Splice, policy(c.splice), e)?
-    } else if e.s.kind == Kind::Socket && splice_src && splice_dst {
+    } else if e.s.kind == Kind::Socket && spliceable() {
         relay(t, policy(c.splice), e)?
     } else {
         false
