@@ -506,6 +506,7 @@ impl<'a> Transfer<'a> {
         self.limit = limit;
     }
 
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
     pub(crate) fn fall_back(&mut self, from: Path, reason: Reason) {
         self.report.fall_back(from, reason);
     }

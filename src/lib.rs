@@ -84,7 +84,7 @@ pub use resume::Resumable;
 #[cfg(all(unix, feature = "fault-injection"))]
 #[doc(hidden)]
 pub use sys::fault;
-#[cfg(all(target_os = "linux", feature = "fault-injection"))]
+#[cfg(all(kernel_paths, feature = "fault-injection"))]
 #[doc(hidden)]
 pub use sys::idle_pipes;
 pub use traits::{Plain, ReaderFrom, WriterTo};

@@ -209,11 +209,12 @@ impl Report {
         self.held += bytes;
     }
 
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
     pub(crate) fn set_pipe_size(&mut self, size: usize) {
         self.pipe_size = Some(size);
     }
 
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
     pub(crate) fn fall_back(&mut self, from: Path, reason: Reason) {
         if self.fallback_from(from).is_some() {
             return;

@@ -15,7 +15,7 @@ pub(crate) enum Held {
     /// Bytes a read/write loop read, from this offset on.
     Bytes(Vec<u8>, usize),
     /// A splice relay's pipe, holding `len` bytes.
-    #[cfg(target_os = "linux")]
+    #[cfg(kernel_paths)]
     Pipe(crate::sys::Pipe),
 }
 
@@ -28,7 +28,7 @@ impl Held {
         match self {
             Held::Empty => 0,
             Held::Bytes(b, pos) => (b.len() - pos) as u64,
-            #[cfg(target_os = "linux")]
+            #[cfg(kernel_paths)]
             Held::Pipe(p) => p.len as u64,
         }
     }
@@ -50,7 +50,7 @@ impl Held {
                 *pos += (t.written() - before) as usize;
                 res
             }
-            #[cfg(target_os = "linux")]
+            #[cfg(kernel_paths)]
             Held::Pipe(pipe) => {
                 t.set_limit(pipe.len as u64);
                 let res = {
@@ -63,7 +63,7 @@ impl Held {
         };
         t.set_limit(outer);
         if self.is_empty() {
-            #[cfg(target_os = "linux")]
+            #[cfg(kernel_paths)]
             if let Held::Pipe(pipe) = std::mem::take(self) {
                 crate::sys::give_pipe(pipe);
             }

@@ -144,15 +144,15 @@ impl Meta {
 }
 
 /// Whether `fd` is open with `O_APPEND` now (`fcntl(F_GETFL)`); it can be set after `open`.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+#[cfg_attr(not(kernel_paths), allow(dead_code))]
 pub(crate) fn is_append(fd: BorrowedFd<'_>) -> bool {
     rustix::fs::fcntl_getfl(fd).is_ok_and(|f| f.contains(rustix::fs::OFlags::APPEND))
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(kernel_paths)]
 pub(crate) use linux::*;
 
-#[cfg(target_os = "linux")]
+#[cfg(kernel_paths)]
 mod linux {
     use super::*;
 

@@ -16,17 +16,6 @@ pub(crate) struct Source<'a> {
     pub(crate) rewind: bool,
 }
 
-impl<'a> Source<'a> {
-    /// A source whose kind `fstat` tells.
-    #[cfg_attr(target_os = "linux", allow(dead_code))]
-    pub(crate) fn probe(fd: BorrowedFd<'a>) -> Self {
-        Source {
-            fd,
-            rewind: calls::Meta::of(fd).is_seekable(),
-        }
-    }
-}
-
 /// Reads from `src` and writes to `dst` until the source ends, the limit is reached or an error.
 ///
 /// With the transfer's explicit offsets it uses `pread`/`pwrite` and advances those instead of
@@ -116,4 +105,12 @@ fn give_back(t: &mut Transfer<'_>, src: Source<'_>, left: &[u8]) {
         return;
     }
     t.set_limit(t.limit() + n);
+}
+
+/// A copy of a file onto itself reads no further than the end the file had when the copy began,
+/// so a sink ahead of the source cannot feed the copy forever.
+pub(crate) fn cap_at_initial_end(t: &mut Transfer<'_>, src: BorrowedFd<'_>, size: u64) {
+    if let Ok(pos) = calls::seek_cur(src, 0) {
+        t.set_limit(t.limit().min(size.saturating_sub(pos)));
+    }
 }

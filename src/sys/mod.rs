@@ -6,8 +6,9 @@
 //!   source ends, the limit is reached or an error that is not a fallback occurs. It may use any
 //!   kernel path the platform has, and must end on the read/write loop of [`fd_loop`].
 //!
-//! Linux has the kernel paths; every other Unix gets [`unsupported`], which goes straight to the
-//! read/write loop.
+//! Linux has the kernel paths (`cfg(kernel_paths)`, set by `build.rs`); every other Unix gets
+//! `unsupported.rs`, which goes straight to the read/write loop. `IO_COPY_PORTABLE=1` at build
+//! time selects that layer on Linux too, so CI compiles and tests it here.
 
 pub(crate) mod calls;
 pub(crate) mod fd_loop;
@@ -15,12 +16,12 @@ pub(crate) mod fd_loop;
 #[cfg(feature = "fault-injection")]
 pub mod fault;
 
-#[cfg_attr(target_os = "linux", path = "linux/mod.rs")]
-#[cfg_attr(not(target_os = "linux"), path = "unsupported.rs")]
+#[cfg_attr(kernel_paths, path = "linux/mod.rs")]
+#[cfg_attr(not(kernel_paths), path = "unsupported.rs")]
 mod imp;
 
 pub(crate) use imp::copy_fds;
-#[cfg(all(target_os = "linux", feature = "fault-injection"))]
+#[cfg(all(kernel_paths, feature = "fault-injection"))]
 pub use imp::pipe::idle as idle_pipes;
-#[cfg(target_os = "linux")]
+#[cfg(kernel_paths)]
 pub(crate) use imp::pipe::{give as give_pipe, Pipe};

@@ -4,6 +4,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 
 use crate::copier::Transfer;
+use crate::sys::calls::Meta;
 use crate::sys::fd_loop::{self, Source};
 
 pub(crate) fn copy_fds(
@@ -11,5 +12,10 @@ pub(crate) fn copy_fds(
     src: BorrowedFd<'_>,
     dst: BorrowedFd<'_>,
 ) -> io::Result<()> {
-    fd_loop::run(t, Source::probe(src), dst)
+    let s = Meta::of(src);
+    if t.src_off.is_none() && t.dst_off.is_none() && s.same_file(&Meta::of(dst)) {
+        fd_loop::cap_at_initial_end(t, src, s.size);
+    }
+    let rewind = s.is_seekable();
+    fd_loop::run(t, Source { fd: src, rewind }, dst)
 }

@@ -229,18 +229,10 @@ pub(crate) fn copy_fds(
         return Ok(());
     }
     if blocked == Some(Reason::SameFile) {
-        cap_at_initial_end(t, src, e.s.size);
+        fd_loop::cap_at_initial_end(t, src, e.s.size);
     }
     let rewind = e.s.is_seekable();
     fd_loop::run(t, Source { fd: src, rewind }, dst)
-}
-
-/// A copy of a file onto itself reads no further than the end the file had when the copy began,
-/// so a sink ahead of the source cannot feed the copy forever.
-fn cap_at_initial_end(t: &mut Transfer<'_>, src: BorrowedFd<'_>, size: u64) {
-    if let Ok(pos) = calls::seek_cur(src, 0) {
-        t.set_limit(t.limit().min(size.saturating_sub(pos)));
-    }
 }
 
 /// Records why `path` is not tried, or that the process lacks it; `true` if it may run.
