@@ -47,7 +47,11 @@ if [[ $kernel != host ]]; then
     t=$(now)
     fetch_kernel "$kernel"
     t_fetch=$(($(now) - t))
-    ((fetch_only)) && { log "$kernel: $KPKG ready in ${t_fetch}s"; exit 0; }
+    if ((fetch_only)); then
+        echo "$t_fetch" >"$KDIR/results/$kernel.fetch" # for kernel-matrix.sh's table
+        log "$kernel: $KPKG ready in ${t_fetch}s"
+        exit 0
+    fi
 fi
 ((fetch_only)) && usage
 
