@@ -16,7 +16,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
-    echo "usage: $0 {${KERNELS[*]// /|}|host} [--no-build] [--fetch-only] [-- TEST-ARGS...]" >&2
+    echo "usage: $0 {$(IFS="|"; echo "${KERNELS[*]}")|host} [--no-build] [--fetch-only] [-- TEST-ARGS...]" >&2
     exit 2
 }
 
