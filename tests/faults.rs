@@ -1,0 +1,1794 @@
+//! Faults and bad input: peers that fail mid-copy, sources that change under the copy, signal
+//! storms, non-blocking descriptors on every path, odd descriptors, the shared pipe pool under
+//! load, descriptor and memory hygiene on every error path, and offsets the kernel must never
+//! see. Each test asserts the count that reached the sink, the positions afterwards and the
+//! error kind; every test that can block runs under a watchdog, so a bug fails instead of
+//! hanging CI.
+#![cfg(target_os = "linux")]
+
+mod util;
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Once, RwLock, RwLockReadGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use io_copy::{Copier, CopyError, Path, Report};
+use rstest::rstest;
+use util::*;
+
+// ---------------------------------------------------------------------------------------------
+// Harness: serialization, watchdogs, endpoints.
+// ---------------------------------------------------------------------------------------------
+
+/// Tests that count descriptors or memory take this exclusively; every other test of this file
+/// holds it shared, so nothing opens a descriptor or allocates behind a count's back.
+static SERIAL: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    SERIAL.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` on its own thread and fails the test if it takes longer than `secs`: a copy that
+/// loops or blocks forever fails rather than hangs. A panic inside `f` is passed on.
+fn watchdog<T: Send + 'static>(name: &str, secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let handle = thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .expect("spawn the watched thread");
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(v) => {
+            let _ = handle.join();
+            v
+        }
+        Err(mpsc::RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the watched thread ended without a result"),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => {
+            panic!("{name}: still running after {secs} s: the copy hangs or loops")
+        }
+    }
+}
+
+/// The bytes that reached the sink, whether the copy succeeded or not.
+fn written(res: &Result<Report, CopyError>) -> u64 {
+    match res {
+        Ok(r) => r.written(),
+        Err(e) => e.written(),
+    }
+}
+
+fn show(res: &Result<Report, CopyError>) -> String {
+    match res {
+        Ok(r) => format!("Ok: {r}"),
+        Err(e) => format!("Err({:?}): {e}; {}", e.io_error(), e.report()),
+    }
+}
+
+/// A loopback TCP pair, `(client, server)`, with the client's send buffer and the server's
+/// receive buffer fixed (which also turns off their autotuning), so the bytes that can be in
+/// flight between a sender and a stalled reader are bounded.
+fn tcp_pair_bufs(sndbuf: usize, rcvbuf: usize) -> (TcpStream, TcpStream) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    // Set on the listener before the handshake so the window scale fits the buffer; the
+    // accepted socket inherits it.
+    setsockopt(&l, sockopt::RcvBuf, &rcvbuf).expect("SO_RCVBUF");
+    let a = TcpStream::connect(l.local_addr().unwrap()).expect("connect");
+    setsockopt(&a, sockopt::SndBuf, &sndbuf).expect("SO_SNDBUF");
+    let (b, _) = l.accept().expect("accept");
+    (a, b)
+}
+
+/// `SO_SNDBUF` + `SO_RCVBUF` as the kernel reports them (doubled, counting overhead): more
+/// payload than this cannot sit between a sender's `sendfile` and a reader that stopped.
+fn in_flight_bound(sender: &TcpStream, receiver: &TcpStream) -> u64 {
+    use nix::sys::socket::{getsockopt, sockopt};
+    let snd = getsockopt(sender, sockopt::SndBuf).expect("SO_SNDBUF");
+    let rcv = getsockopt(receiver, sockopt::RcvBuf).expect("SO_RCVBUF");
+    (snd + rcv) as u64
+}
+
+/// One GSO segment may be queued past a socket buffer's limit.
+const SKB_SLACK: u64 = 128 << 10;
+
+/// Closes `s` with an RST instead of a FIN (`SO_LINGER` of 0).
+fn reset(s: TcpStream) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    setsockopt(&s, sockopt::Linger, &linger).expect("SO_LINGER");
+    drop(s);
+}
+
+fn set_nonblocking(fd: impl AsFd) {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    let fl = OFlag::from_bits_truncate(fcntl(&fd, FcntlArg::F_GETFL).expect("F_GETFL"));
+    fcntl(&fd, FcntlArg::F_SETFL(fl | OFlag::O_NONBLOCK)).expect("F_SETFL");
+}
+
+/// Reads exactly `n` bytes from `r`, then keeps `r` open (returned) without reading more.
+fn read_n<R: Read>(r: &mut R, n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    r.read_exact(&mut v).expect("read_n");
+    v
+}
+
+/// Whether `fd` is still an open descriptor of this process.
+fn is_open(fd: &impl AsRawFd) -> bool {
+    // SAFETY: F_GETFD reads the descriptor flags of a number; it touches no memory and is
+    // harmless on a closed number, which is what this asks.
+    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFD) != -1 }
+}
+
+/// [`pattern`] for large sizes: a block of a prime length repeated, so a shifted, dropped or
+/// duplicated chunk still shows, at memcpy speed in an unoptimized build.
+fn big_pattern(len: usize, seed: u64) -> Vec<u8> {
+    let block = pattern(1_048_573, seed);
+    let mut v = Vec::with_capacity(len);
+    while v.len() < len {
+        let take = block.len().min(len - v.len());
+        v.extend_from_slice(&block[..take]);
+    }
+    v
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peers that fail mid-copy.
+// ---------------------------------------------------------------------------------------------
+
+/// How the receiving peer goes away after reading some bytes.
+#[derive(Clone, Copy, Debug)]
+enum Leave {
+    /// `SO_LINGER` 0, then close: an RST.
+    Reset,
+    /// A plain close with bytes unread, which Linux also answers with an RST.
+    Close,
+}
+
+/// A file → TCP `sendfile` whose peer reads `peer_reads` bytes and leaves: EPIPE or ECONNRESET,
+/// the count at least what the peer read and at most what could be in flight beyond it, and the
+/// file position exactly the count (sendfile with a null offset advances it by what it sent).
+fn file_to_tcp_peer_leaves(copier: Copier, leave: Leave) {
+    let total = 16 << 20;
+    let peer_reads = 1 << 20;
+    let dir = scratch();
+    let data = big_pattern(total, 100);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    let (mut sender, receiver) = tcp_pair_bufs(128 << 10, 128 << 10);
+    let bound = in_flight_bound(&sender, &receiver);
+    let peer = thread::spawn(move || {
+        let mut receiver = receiver;
+        let got = read_n(&mut receiver, peer_reads);
+        match leave {
+            Leave::Reset => reset(receiver),
+            Leave::Close => drop(receiver),
+        }
+        got
+    });
+    let res = copier.copy(&mut src, &mut sender);
+    let got = peer.join().expect("peer");
+    assert!(
+        got == data[..peer_reads],
+        "the peer read the file's first bytes"
+    );
+    let err = res.expect_err("the peer left mid-copy");
+    assert!(
+        matches!(
+            err.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        ),
+        "EPIPE or ECONNRESET, got {err}"
+    );
+    let n = err.written();
+    assert!(
+        n >= peer_reads as u64,
+        "count {n} below what the peer read ({peer_reads}): {}",
+        err.report()
+    );
+    assert!(
+        n <= peer_reads as u64 + bound + SKB_SLACK,
+        "count {n} above what the peer read ({peer_reads}) plus the socket buffers ({bound}): {}",
+        err.report()
+    );
+    assert_eq!(
+        position(&mut src),
+        n,
+        "the source position is exactly the count: {}",
+        err.report()
+    );
+    assert_eq!(err.report().stranded(), 0, "a file source strands nothing");
+    assert!(is_open(&src) && is_open(&sender), "both ends still open");
+}
+
+#[rstest]
+fn file_to_tcp_peer_reset_mid_sendfile_keeps_count_and_position(
+    #[values(Leave::Reset, Leave::Close)] leave: Leave,
+) {
+    let _g = shared();
+    watchdog("sendfile peer reset", 30, move || {
+        file_to_tcp_peer_leaves(Copier::new(), leave)
+    });
+}
+
+#[rstest]
+fn file_to_tcp_peer_reset_mid_read_write_loop_rewinds_source(
+    #[values(Leave::Reset, Leave::Close)] leave: Leave,
+) {
+    let _g = shared();
+    watchdog("loop peer reset", 30, move || {
+        file_to_tcp_peer_leaves(Copier::new().share_file_pages(false), leave)
+    });
+}
+
+/// A relay's sink is a Unix socket whose peer reads a little and closes while bytes sit in the
+/// relay pipe: EPIPE, the count at least what the peer read, the pipe's bytes reported as
+/// stranded, and written + stranded + what the source still holds is exactly what was sent.
+/// (tests/splice.rs has the TCP-sink variant.)
+fn relay_into_closed_unix_socket_strands(source: &'static str) {
+    let total = 8 << 20;
+    let data = big_pattern(total, 101);
+    let (client, mut relay_in): (Box<dyn Write + Send>, File) = match source {
+        "tcp" => {
+            let (a, b) = tcp_pair();
+            (Box::new(a), File::from(OwnedFd::from(b)))
+        }
+        _ => {
+            let (a, b) = unix_pair();
+            (Box::new(a), File::from(OwnedFd::from(b)))
+        }
+    };
+    let (mut relay_out, server) = unix_pair();
+    let sndbuf =
+        nix::sys::socket::getsockopt(&relay_out, nix::sys::socket::sockopt::SndBuf).unwrap() as u64;
+    let feeder = {
+        let data = data.clone();
+        thread::spawn(move || {
+            let mut client = client;
+            let _ = client.write_all(&data);
+            client
+        })
+    };
+    let peer_reads = 100_000;
+    let closer = thread::spawn(move || {
+        let mut server = server;
+        let got = read_n(&mut server, peer_reads);
+        drop(server);
+        got
+    });
+    let res = Copier::new()
+        .pipe_size(64 * 1024)
+        .copy(&mut relay_in, &mut relay_out);
+    let got = closer.join().expect("closer");
+    assert!(got == data[..peer_reads], "the peer read the first bytes");
+    let err = res.expect_err("the sink's peer went away");
+    // A Unix socket closed with bytes unread gives its peer ECONNRESET, otherwise EPIPE.
+    assert!(
+        matches!(
+            err.kind(),
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
+        ),
+        "EPIPE or ECONNRESET, got {err}"
+    );
+    let report = err.report().clone();
+    assert_eq!(report.main_path(), Some(Path::Splice), "a relay: {report}");
+    assert!(report.pipe_size().is_some(), "through the pool: {report}");
+    assert!(
+        err.written() >= peer_reads as u64,
+        "count below what the peer read: {report}"
+    );
+    assert!(
+        err.written() <= peer_reads as u64 + sndbuf + SKB_SLACK,
+        "count above what the peer read plus the socket buffer ({sndbuf}): {report}"
+    );
+    assert!(
+        report.stranded() > 0,
+        "the relay failed while draining its pipe, so the pipe held bytes: {report}"
+    );
+    assert!(is_open(&relay_in) && is_open(&relay_out), "ends still open");
+    drop(relay_out);
+    let rest = drain(relay_in);
+    drop(feeder.join().expect("feeder"));
+    let rest = rest.join().expect("rest");
+    let (w, s) = (err.written(), report.stranded());
+    assert_eq!(
+        w + s + rest.len() as u64,
+        total as u64,
+        "written {w} + stranded {s} + left in the source {}: {report}",
+        rest.len()
+    );
+    assert!(
+        rest == data[(w + s) as usize..],
+        "the source kept the bytes after the stranded ones"
+    );
+}
+
+#[rstest]
+fn relay_into_unix_socket_closed_mid_copy_reports_stranded_bytes(
+    #[values("tcp", "unix")] source: &'static str,
+) {
+    let _g = shared();
+    watchdog("stranded unix", 30, move || {
+        relay_into_closed_unix_socket_strands(source)
+    });
+}
+
+/// A stream end of a relay, as a `File` (the copy sees only the descriptor), with the peer.
+fn stream_pair(kind: &str) -> (File, File) {
+    match kind {
+        "tcp" => {
+            let (a, b) = tcp_pair();
+            (File::from(OwnedFd::from(a)), File::from(OwnedFd::from(b)))
+        }
+        _ => {
+            let (a, b) = unix_pair();
+            (File::from(OwnedFd::from(a)), File::from(OwnedFd::from(b)))
+        }
+    }
+}
+
+fn shutdown(f: &File, how: Shutdown) {
+    use nix::sys::socket::{shutdown as sd, Shutdown as How};
+    let how = match how {
+        Shutdown::Read => How::Read,
+        Shutdown::Write => How::Write,
+        Shutdown::Both => How::Both,
+    };
+    sd(f.as_raw_fd(), how).expect("shutdown");
+}
+
+/// Peers half-close during a relay: the sink's peer shuts its sending side before the relay
+/// starts (writes to it must still go through), and the source's peer half-closes right after
+/// its last byte, while that byte may still be in the relay pipe. The relay ends with the exact
+/// count, the sink's peer got every byte, and the reverse direction still works afterwards.
+#[rstest]
+fn relay_survives_half_closes_and_ends_exactly(
+    #[values("tcp", "unix")] from: &'static str,
+    #[values("tcp", "unix")] to: &'static str,
+    #[values(4096, 1 << 20)] pipe_size: usize,
+) {
+    let _g = shared();
+    watchdog("half-close relay", 30, move || {
+        let total = (3 << 20) + 17;
+        let data = big_pattern(total, 102);
+        let (client, mut relay_in) = stream_pair(from);
+        let (mut relay_out, server) = stream_pair(to);
+        shutdown(&server, Shutdown::Write);
+        let feeder = {
+            let data = data.clone();
+            thread::spawn(move || {
+                let mut client = client;
+                for chunk in data.chunks(256 << 10) {
+                    client.write_all(chunk).unwrap();
+                }
+                shutdown(&client, Shutdown::Write);
+                client
+            })
+        };
+        let reader = thread::spawn(move || {
+            let mut server = server;
+            let mut got = Vec::new();
+            server.read_to_end(&mut got).unwrap();
+            (server, got)
+        });
+        let report = Copier::new()
+            .pipe_size(pipe_size)
+            .copy(&mut relay_in, &mut relay_out)
+            .unwrap_or_else(|e| panic!("relay failed: {e}; {}", e.report()));
+        assert_eq!(report.written(), total as u64, "count: {report}");
+        assert_eq!(report.main_path(), Some(Path::Splice), "{report}");
+        assert_eq!(report.stranded(), 0, "{report}");
+        // The sink's peer half-closed long ago: reading the relay's sink end sees its end.
+        let mut byte = [0u8; 1];
+        assert_eq!(relay_out.read(&mut byte).unwrap(), 0, "the server's EOF");
+        shutdown(&relay_out, Shutdown::Write);
+        let (_server, got) = reader.join().unwrap();
+        assert_eq!(got.len(), total, "the server got every byte");
+        assert!(got == data, "in order");
+        // The client half-closed its sending side only: the reverse direction still carries.
+        let mut client = feeder.join().unwrap();
+        let n = io_copy::copy(&mut &b"response"[..], &mut relay_in).unwrap();
+        assert_eq!(n, 8);
+        shutdown(&relay_in, Shutdown::Write);
+        let mut back = Vec::new();
+        client.read_to_end(&mut back).unwrap();
+        assert_eq!(
+            back, b"response",
+            "the reverse direction after the half-close"
+        );
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources that change under the copy.
+// ---------------------------------------------------------------------------------------------
+
+/// A file → TCP copy whose reader, after `pause_at` bytes, runs `change` on the source file
+/// (through its own handle) and then reads to the end. Returns the copy's result, the final
+/// source position and what the reader got.
+fn file_to_tcp_changed(
+    copier: Copier,
+    data: &[u8],
+    pause_at: usize,
+    change: impl FnOnce(&File) + Send + 'static,
+) -> (Result<Report, CopyError>, u64, Vec<u8>) {
+    let dir = scratch();
+    let (mut src, path) = source_file(dir.path(), "src", data);
+    let writer = OpenOptions::new().write(true).open(&path).unwrap();
+    let (mut sender, receiver) = tcp_pair_bufs(128 << 10, 128 << 10);
+    let reader = thread::spawn(move || {
+        let mut receiver = receiver;
+        let mut got = read_n(&mut receiver, pause_at);
+        change(&writer);
+        receiver.read_to_end(&mut got).unwrap();
+        got
+    });
+    let res = copier.copy(&mut src, &mut sender);
+    drop(sender);
+    let got = reader.join().expect("reader");
+    (res, position(&mut src), got)
+}
+
+/// The bytes of a truncated region that a peer may see: the original ones, or zeros where the
+/// kernel zeroed a page that sendfile had handed to the socket (the zero-copy contract).
+fn same_or_zeroed(got: &[u8], original: &[u8]) -> bool {
+    got.iter().zip(original).all(|(g, o)| g == o || *g == 0)
+}
+
+/// The file is truncated ahead of the copy's position while it is being sent: sendfile (or
+/// read) returns 0 at the new end and the copy ends there, with exactly the new size sent.
+#[rstest]
+fn file_truncated_ahead_while_sent_ends_at_the_new_end(
+    #[values(Copier::new(), Copier::new().share_file_pages(false))] copier: Copier,
+) {
+    let _g = shared();
+    watchdog("truncate ahead", 30, move || {
+        let data = big_pattern(16 << 20, 103);
+        let new_len = 4 << 20;
+        let (res, pos, got) = file_to_tcp_changed(copier, &data, 1 << 20, move |f| {
+            f.set_len(new_len as u64).unwrap()
+        });
+        let report = res.unwrap_or_else(|e| panic!("{e}; {}", e.report()));
+        assert_eq!(report.written(), new_len as u64, "count: {report}");
+        assert_eq!(pos, new_len as u64, "source position");
+        assert_eq!(got.len(), new_len, "the peer got the new size");
+        assert!(got == data[..new_len], "bytes");
+    });
+}
+
+/// The file is truncated behind the copy's position: the next call returns 0 and the copy ends
+/// where it was, with the count equal to the position and to what the peer got.
+#[rstest]
+fn file_truncated_behind_while_sent_ends_where_it_was(
+    #[values(Copier::new(), Copier::new().share_file_pages(false))] copier: Copier,
+) {
+    let _g = shared();
+    watchdog("truncate behind", 30, move || {
+        let data = big_pattern(16 << 20, 104);
+        let pause_at = 1 << 20;
+        let (res, pos, got) =
+            file_to_tcp_changed(copier, &data, pause_at, |f| f.set_len(0).unwrap());
+        let report = res.unwrap_or_else(|e| panic!("{e}; {}", e.report()));
+        let n = report.written();
+        assert!(
+            n >= pause_at as u64,
+            "at least what the peer read: {report}"
+        );
+        assert!(n < data.len() as u64, "the copy stopped early: {report}");
+        assert_eq!(pos, n, "source position is the count: {report}");
+        assert_eq!(got.len() as u64, n, "the peer got the count: {report}");
+        assert!(got[..pause_at] == data[..pause_at], "bytes read before");
+        assert!(
+            same_or_zeroed(&got[pause_at..], &data[pause_at..]),
+            "bytes after the truncation"
+        );
+    });
+}
+
+/// The file grows while it is being sent: the copy goes on to the new end, exactly.
+#[rstest]
+fn file_growing_while_sent_is_sent_to_its_new_end(
+    #[values(Copier::new(), Copier::new().share_file_pages(false))] copier: Copier,
+) {
+    let _g = shared();
+    watchdog("grow", 30, move || {
+        let all = big_pattern(20 << 20, 105);
+        let first = 16 << 20;
+        let tail = all[first..].to_vec();
+        let (res, pos, got) = file_to_tcp_changed(copier, &all[..first], 1 << 20, move |f| {
+            f.write_all_at(&tail, first as u64).unwrap()
+        });
+        let report = res.unwrap_or_else(|e| panic!("{e}; {}", e.report()));
+        assert_eq!(report.written(), all.len() as u64, "count: {report}");
+        assert_eq!(pos, all.len() as u64, "source position");
+        assert!(got == all, "the peer got the grown file");
+    });
+}
+
+/// copy_file_range races an appender (or a truncater): whatever the interleaving, the count is
+/// both positions and the sink's length, and the sink holds the source's bytes up to it.
+#[rstest]
+fn file_changing_during_copy_file_range_copies_a_consistent_prefix(
+    #[values("grow", "shrink")] change: &str,
+) {
+    let _g = shared();
+    let change = change.to_owned();
+    watchdog("copy_file_range race", 30, move || {
+        let dir = scratch();
+        let all = big_pattern(32 << 20, 106);
+        let start = if change == "grow" { 8 << 20 } else { 32 << 20 };
+        let (mut src, path) = source_file(dir.path(), "src", &all[..start]);
+        let (mut dst, dst_path) = sink_file(dir.path(), "dst");
+        let stop = Arc::new(AtomicBool::new(false));
+        let changer = {
+            let (stop, all, change) = (stop.clone(), all.clone(), change.clone());
+            let f = OpenOptions::new().write(true).open(&path).unwrap();
+            thread::spawn(move || {
+                let mut len = start;
+                while !stop.load(Ordering::Relaxed) {
+                    if change == "grow" && len < all.len() {
+                        let end = (len + (256 << 10)).min(all.len());
+                        f.write_all_at(&all[len..end], len as u64).unwrap();
+                        len = end;
+                    } else if change == "shrink" && len > 0 {
+                        len = len.saturating_sub(1 << 20);
+                        f.set_len(len as u64).unwrap();
+                    } else {
+                        break;
+                    }
+                    thread::yield_now();
+                }
+                len
+            })
+        };
+        let res = Copier::new().chunk_size(256 << 10).copy(&mut src, &mut dst);
+        stop.store(true, Ordering::Relaxed);
+        let end_len = changer.join().unwrap();
+        let report = res.unwrap_or_else(|e| panic!("{e}; {}", e.report()));
+        let n = report.written();
+        eprintln!("{change}: copied {n} of a file that ended at {end_len}: {report}");
+        assert_eq!(
+            report.main_path().unwrap_or(Path::CopyFileRange),
+            Path::CopyFileRange
+        );
+        assert_eq!(position(&mut src), n, "source position: {report}");
+        assert_eq!(position(&mut dst), n, "sink position: {report}");
+        let got = std::fs::read(&dst_path).unwrap();
+        assert_eq!(got.len() as u64, n, "sink length: {report}");
+        if change == "grow" {
+            assert!(
+                n >= start as u64,
+                "at least the size at the start: {report}"
+            );
+            assert!(got == all[..got.len()], "bytes");
+        } else {
+            // Bytes copied before a truncation reached them are the file's; a page truncated
+            // mid-copy may read as zeros.
+            assert!(same_or_zeroed(&got, &all), "bytes");
+        }
+    });
+}
+
+/// procfs and sysfs report a size of 0 (or 4096) that says nothing of their contents; each
+/// must copy exactly what a plain read gives, to every kind of sink, also in two parts with
+/// copy_n.
+#[rstest]
+fn pseudo_files_copy_exactly_to_every_sink(
+    #[values("tcp", "unix", "pipe", "file", "null")] sink: &str,
+) {
+    let _g = shared();
+    let sink = sink.to_owned();
+    watchdog("pseudo files", 60, move || {
+        let stable = [
+            "/proc/version",
+            "/proc/sys/kernel/ostype",
+            "/proc/cmdline",
+            "/proc/sys/fs/pipe-max-size",
+            "/sys/kernel/mm/transparent_hugepage/enabled",
+            "/sys/devices/system/cpu/online",
+            "/sys/kernel/btf/vmlinux",
+        ];
+        let dir = scratch();
+        let mut seen = 0;
+        for path in stable {
+            let Ok(whole) = std::fs::read(path) else {
+                continue;
+            };
+            seen += 1;
+            let size = std::fs::metadata(path).unwrap().len();
+            // Whole, then in two parts: copy_n of half, then the rest. What two plain reads
+            // give is the oracle: an integer sysctl answers only a read at offset 0.
+            for split in [None, Some(whole.len() / 2)] {
+                let expected = match split {
+                    None => whole.clone(),
+                    Some(half) => {
+                        let mut f = File::open(path).unwrap();
+                        let mut v = read_n(&mut f, half);
+                        f.read_to_end(&mut v).unwrap();
+                        v
+                    }
+                };
+                let mut src = File::open(path).unwrap();
+                let (got, count) = copy_into(&sink, dir.path(), |w| {
+                    let mut n = 0;
+                    if let Some(half) = split {
+                        n += Copier::new()
+                            .copy_n(&mut src, w, half as u64)
+                            .unwrap_or_else(|e| panic!("{path}: copy_n: {e}; {}", e.report()))
+                            .written();
+                    }
+                    let r = Copier::new()
+                        .copy(&mut src, w)
+                        .unwrap_or_else(|e| panic!("{path}: {e}; {}", e.report()));
+                    n + r.written()
+                });
+                assert_eq!(
+                    count,
+                    expected.len() as u64,
+                    "{path} (stat size {size}) into {sink}, split {split:?}: count"
+                );
+                if let Some(got) = got {
+                    assert!(got == expected, "{path} into {sink}: bytes");
+                }
+            }
+        }
+        assert!(seen >= 3, "too few pseudo files readable here");
+        // A large procfs file of size 0 that changes rarely: the count is what arrived.
+        if let Ok(mut src) = File::open("/proc/kallsyms") {
+            let (got, count) = copy_into(&sink, dir.path(), |w| {
+                io_copy::copy(&mut src, w).expect("/proc/kallsyms")
+            });
+            assert!(count > 64 * 1024, "many calls' worth: {count}");
+            if let Some(got) = got {
+                assert_eq!(got.len() as u64, count, "kallsyms: count is what arrived");
+                assert_eq!(got.last(), Some(&b'\n'), "whole lines");
+            }
+        }
+    });
+}
+
+/// Runs `copy` into a fresh sink of `kind` and returns what arrived (`None` for /dev/null) and
+/// the count `copy` returned.
+fn copy_into(
+    kind: &str,
+    dir: &std::path::Path,
+    copy: impl FnOnce(&mut File) -> u64,
+) -> (Option<Vec<u8>>, u64) {
+    match kind {
+        "tcp" | "unix" | "pipe" => {
+            let (mut w, r): (File, File) = match kind {
+                "tcp" => {
+                    let (a, b) = tcp_pair();
+                    (File::from(OwnedFd::from(a)), File::from(OwnedFd::from(b)))
+                }
+                "unix" => stream_pair("unix"),
+                _ => {
+                    let (r, w) = io::pipe().unwrap();
+                    (File::from(OwnedFd::from(w)), File::from(OwnedFd::from(r)))
+                }
+            };
+            let reader = drain(r);
+            let n = copy(&mut w);
+            drop(w);
+            (Some(reader.join().unwrap()), n)
+        }
+        "file" => {
+            let (mut f, path) = sink_file(dir, "sink");
+            let n = copy(&mut f);
+            assert_eq!(position(&mut f), n, "sink position");
+            (Some(std::fs::read(path).unwrap()), n)
+        }
+        _ => {
+            let mut null = OpenOptions::new().write(true).open("/dev/null").unwrap();
+            (None, copy(&mut null))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signal storms.
+// ---------------------------------------------------------------------------------------------
+
+thread_local! {
+    /// SIGUSR1s this thread has handled. A const-initialized `Cell` needs no lazy set-up, so the
+    /// handler may touch it.
+    static HANDLED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+extern "C" fn count_signal(_: libc::c_int) {
+    HANDLED.with(|h| h.set(h.get() + 1));
+}
+
+/// Installs the no-op SIGUSR1 handler, without SA_RESTART: a blocking call it interrupts fails
+/// with EINTR instead of being restarted by the kernel.
+fn install_sigusr1_handler() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+        let action = SigAction::new(
+            SigHandler::Handler(count_signal),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        // SAFETY: the handler only bumps a const-initialized thread-local counter, which is
+        // async-signal-safe; nothing else in the process handles SIGUSR1.
+        unsafe { sigaction(Signal::SIGUSR1, &action) }.expect("sigaction");
+    });
+}
+
+/// SIGUSR1 sent to one thread every few microseconds until dropped.
+struct Storm {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<u64>>,
+}
+
+impl Storm {
+    /// Starts a storm aimed at the calling thread, which must drop it before it exits.
+    fn at_this_thread() -> Storm {
+        install_sigusr1_handler();
+        // SAFETY: pthread_self has no preconditions.
+        let target = unsafe { libc::pthread_self() };
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = thread::spawn(move || {
+            let mut sent = 0;
+            while !flag.load(Ordering::Relaxed) {
+                // SAFETY: `target` names a live thread: it joins this one (Storm::drop) before
+                // it can exit, so the id is never stale.
+                let rc = unsafe { libc::pthread_kill(target, libc::SIGUSR1) };
+                assert_eq!(rc, 0, "pthread_kill");
+                sent += 1;
+                // A sleep would last 50 µs or more here; spinning keeps the gap at 5 µs.
+                let t = Instant::now();
+                while t.elapsed() < Duration::from_micros(5) {
+                    std::hint::spin_loop();
+                }
+            }
+            sent
+        });
+        Storm {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the storm and returns how many signals it sent.
+    fn stop(mut self) -> u64 {
+        self.halt()
+    }
+
+    fn halt(&mut self) -> u64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .take()
+            .map_or(0, |t| t.join().expect("signal thread"))
+    }
+}
+
+impl Drop for Storm {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// The storm really interrupts: a blocking read of an empty pipe fails with EINTR rather than
+/// being restarted (which would hang, and the watchdog would say so).
+#[test]
+fn signal_storm_interrupts_blocking_reads() {
+    let _g = shared();
+    watchdog("storm sanity", 10, || {
+        let (mut rd, _wr) = io::pipe().unwrap();
+        let storm = Storm::at_this_thread();
+        let err = rd.read(&mut [0u8; 16]).expect_err("nothing to read");
+        let sent = storm.stop();
+        assert_eq!(err.kind(), io::ErrorKind::Interrupted, "{err}");
+        assert!(sent > 0 && HANDLED.with(|h| h.get()) > 0, "signals arrived");
+    });
+}
+
+/// A large copy on each path under a signal storm aimed at the copying thread: every EINTR is
+/// retried (never taken for "fall back" or an error), and the bytes and the count are exact.
+#[rstest]
+#[case::copy_file_range("file", "file", Copier::new().chunk_size(1 << 20), Path::CopyFileRange)]
+#[case::sendfile("file", "tcp", Copier::new(), Path::Sendfile)]
+#[case::splice_direct_from_pipe("pipe", "tcp", Copier::new(), Path::Splice)]
+#[case::splice_direct_into_pipe("tcp", "pipe", Copier::new(), Path::Splice)]
+#[case::splice_relay("tcp", "tcp", Copier::new(), Path::Splice)]
+#[case::splice_relay_into_file("unix", "file", Copier::new(), Path::Splice)]
+#[case::read_write_loop("tcp", "unix", Copier::buffered_only(), Path::Buffered)]
+#[case::read_write_loop_from_file("file", "pipe", Copier::buffered_only(), Path::Buffered)]
+fn signal_storm_is_retried_on_every_path(
+    #[case] from: &'static str,
+    #[case] to: &'static str,
+    #[case] copier: Copier,
+    #[case] path: Path,
+) {
+    let _g = shared();
+    watchdog("storm", 60, move || {
+        let total = 16 << 20;
+        let data = big_pattern(total, 107);
+        let dir = scratch();
+        let mut feeder = None;
+        let mut src: File = match from {
+            "file" => source_file(dir.path(), "src", &data).0,
+            "pipe" => {
+                let (r, w) = io::pipe().unwrap();
+                feeder = Some(feed(w, data.clone()));
+                File::from(OwnedFd::from(r))
+            }
+            kind => {
+                let (a, b) = stream_pair(kind);
+                feeder = Some(feed(a, data.clone()));
+                b
+            }
+        };
+        let (mut dst, out): (File, Option<JoinHandle<Vec<u8>>>) = match to {
+            "file" => (sink_file(dir.path(), "dst").0, None),
+            "pipe" => {
+                let (r, w) = io::pipe().unwrap();
+                (File::from(OwnedFd::from(w)), Some(drain(r)))
+            }
+            kind => {
+                let (a, b) = stream_pair(kind);
+                (a, Some(drain(b)))
+            }
+        };
+        let storm = Storm::at_this_thread();
+        while HANDLED.with(|h| h.get()) == 0 {
+            std::hint::spin_loop(); // the storm is on before the copy starts
+        }
+        let before = HANDLED.with(|h| h.get());
+        let res = copier.copy(&mut src, &mut dst);
+        let sent = storm.stop();
+        let handled = HANDLED.with(|h| h.get()) - before;
+        let report =
+            res.unwrap_or_else(|e| panic!("{from}→{to} under signals: {e}; {}", e.report()));
+        eprintln!("{from}→{to}: {sent} signals sent, {handled} handled: {report}");
+        if path != Path::CopyFileRange {
+            // copy_file_range never sleeps in the kernel, so signals land between its calls;
+            // every other path blocks on its peer and is interrupted there.
+            assert!(handled > 0, "signals arrived during the copy");
+        }
+        assert_eq!(report.written(), total as u64, "count: {report}");
+        assert_eq!(
+            report.path_stats(path).bytes,
+            total as u64,
+            "all on {path}: {report}"
+        );
+        assert_eq!(report.stranded(), 0, "{report}");
+        assert!(
+            report.fallback_from(path).is_none(),
+            "EINTR is no reason to leave {path}: {report}"
+        );
+        if let Some(f) = feeder {
+            f.join().unwrap();
+        }
+        let got = match out {
+            Some(reader) => {
+                drop(dst);
+                reader.join().unwrap()
+            }
+            None => {
+                assert_eq!(position(&mut dst), total as u64, "sink position");
+                seek(&mut dst, 0);
+                let mut v = Vec::new();
+                dst.read_to_end(&mut v).unwrap();
+                v
+            }
+        };
+        assert_eq!(got.len(), total, "what arrived");
+        assert!(got == data, "bytes in order");
+        if from == "file" {
+            assert_eq!(position(&mut src), total as u64, "source position");
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Non-blocking descriptors on every path.
+// ---------------------------------------------------------------------------------------------
+
+/// Drives a resumable copy from `src` to `dst` until it completes, waiting whenever it answers
+/// WouldBlock. Checks each round: nothing stranded, what is held is reported, and a file
+/// source's position is exactly the bytes delivered so far. Returns the total written, the
+/// WouldBlock rounds, and the bytes per path over all rounds.
+fn resume_to_end(copier: Copier, src: &mut File, dst: &mut File) -> (u64, u64, [u64; 4]) {
+    let file_src = src.metadata().unwrap().file_type().is_file();
+    let mut copy = copier.resumable();
+    let (mut written, mut rounds) = (0u64, 0u64);
+    let mut by_path = [0u64; 4];
+    let mut add = |r: &Report| {
+        for (i, p) in Path::ALL.into_iter().enumerate() {
+            by_path[i] += r.path_stats(p).bytes;
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match copy.copy(&mut *src, &mut *dst) {
+            Ok(r) => {
+                written += r.written();
+                add(&r);
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                rounds += 1;
+                written += e.written();
+                add(e.report());
+                assert_eq!(e.report().stranded(), 0, "nothing lost: {}", e.report());
+                assert_eq!(e.report().held(), copy.held(), "held is reported");
+                if file_src {
+                    assert_eq!(copy.held(), 0, "a file source is moved back, not held");
+                    assert_eq!(position(src), written, "source position after WouldBlock");
+                }
+                // Wait for whichever end blocked; a spurious wake-up only costs a round.
+                use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+                let mut fds = [
+                    PollFd::new(src.as_fd(), PollFlags::POLLIN),
+                    PollFd::new(dst.as_fd(), PollFlags::POLLOUT),
+                ];
+                let fds = if copy.held() > 0 || file_src {
+                    &mut fds[1..]
+                } else {
+                    &mut fds[..]
+                };
+                let _ = poll(fds, PollTimeout::from(100u8));
+                if e.written() == 0 {
+                    thread::sleep(Duration::from_micros(50));
+                }
+            }
+            Err(e) => panic!("copy failed: {e}; {}", e.report()),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no progress after {rounds} rounds"
+        );
+    }
+    (written, rounds, by_path)
+}
+
+/// Non-blocking sources and sinks on the paths tests/splice.rs does not cover: file → socket and
+/// file → pipe (sendfile), pipe → pipe, socket → pipe and pipe → file (splice directly), socket
+/// → file and Unix → Unix (the relay), and the read/write loop for each: WouldBlock with exact
+/// counts, then resumed copies that complete.
+#[rstest]
+fn nonblocking_ends_resume_to_completion_on_every_path(
+    #[values(
+        "file-tcp",
+        "file-pipe",
+        "pipe-pipe",
+        "tcp-pipe",
+        "pipe-file",
+        "tcp-file",
+        "unix-unix"
+    )]
+    pair: &str,
+    #[values(Copier::new(), Copier::buffered_only())] copier: Copier,
+) {
+    let _g = shared();
+    let pair = pair.to_owned();
+    watchdog("nonblocking", 60, move || {
+        let total = (4 << 20) + 3;
+        let data = big_pattern(total, 108);
+        let dir = scratch();
+        let (from, to) = pair.split_once('-').unwrap();
+        let mut feeder = None;
+        let mut src: File = match from {
+            "file" => source_file(dir.path(), "src", &data).0,
+            kind => {
+                let (w, r): (Box<dyn Write + Send>, File) = if kind == "pipe" {
+                    let (r, w) = io::pipe().unwrap();
+                    (Box::new(w), File::from(OwnedFd::from(r)))
+                } else {
+                    let (a, b) = stream_pair(kind);
+                    (Box::new(a), b)
+                };
+                set_nonblocking(&r);
+                // A slow feeder, so the source runs dry and answers EAGAIN.
+                let data = data.clone();
+                feeder = Some(thread::spawn(move || {
+                    let mut w = w;
+                    for chunk in data.chunks(200_000) {
+                        w.write_all(chunk).unwrap();
+                        thread::sleep(Duration::from_micros(300));
+                    }
+                }));
+                r
+            }
+        };
+        let (mut dst, reader) = match to {
+            "file" => (sink_file(dir.path(), "dst").0, None),
+            kind => {
+                let (w, r): (File, File) = match kind {
+                    "pipe" => {
+                        let (r, w) = io::pipe().unwrap();
+                        (File::from(OwnedFd::from(w)), File::from(OwnedFd::from(r)))
+                    }
+                    // Small buffers: loopback TCP would otherwise take megabytes unread.
+                    "tcp" => {
+                        let (a, b) = tcp_pair_bufs(64 << 10, 64 << 10);
+                        (File::from(OwnedFd::from(a)), File::from(OwnedFd::from(b)))
+                    }
+                    _ => stream_pair(kind),
+                };
+                set_nonblocking(&w);
+                // A slow reader, so the sink fills and answers EAGAIN.
+                let reader = thread::spawn(move || {
+                    let mut r = r;
+                    let mut got = Vec::new();
+                    let mut buf = vec![0u8; 128 * 1024];
+                    loop {
+                        let n = r.read(&mut buf).unwrap();
+                        if n == 0 {
+                            return got;
+                        }
+                        got.extend_from_slice(&buf[..n]);
+                        thread::sleep(Duration::from_micros(300));
+                    }
+                });
+                (w, Some(reader))
+            }
+        };
+        let (written, rounds, by_path) = resume_to_end(copier, &mut src, &mut dst);
+        if let Some(f) = feeder {
+            f.join().unwrap();
+        }
+        let got = match reader {
+            Some(r) => {
+                drop(dst);
+                r.join().unwrap()
+            }
+            None => {
+                assert_eq!(position(&mut dst), total as u64, "sink position");
+                std::fs::read(dir.path().join("dst")).unwrap()
+            }
+        };
+        assert_eq!(written, total as u64, "{pair}: the counts add up");
+        assert_eq!(got.len(), total, "{pair}: bytes arrived");
+        assert!(got == data, "{pair}: bytes in order");
+        assert!(rounds > 0, "{pair}: the test exercised WouldBlock");
+        let expected = if copier == Copier::buffered_only() {
+            Path::Buffered
+        } else if from == "file" {
+            Path::Sendfile
+        } else {
+            Path::Splice
+        };
+        let on_path = by_path[Path::ALL.iter().position(|p| *p == expected).unwrap()];
+        assert_eq!(
+            on_path, total as u64,
+            "{pair}: every byte on {expected}: {by_path:?}"
+        );
+        if from == "file" {
+            assert_eq!(position(&mut src), total as u64, "source position");
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Odd descriptors.
+// ---------------------------------------------------------------------------------------------
+
+fn is_open_raw(fd: i32) -> bool {
+    // SAFETY: F_GETFD reads the descriptor flags of a number; it touches no memory and is
+    // harmless on a closed number, which is what this asks.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+/// A `File` on a descriptor number that is not open, never closed (it is never dropped).
+fn closed_descriptor() -> std::mem::ManuallyDrop<File> {
+    use std::os::fd::FromRawFd;
+    // Descriptors are allocated lowest-first, so a number this far up stays closed while the
+    // test runs (beyond RLIMIT_NOFILE it can never be opened at all).
+    let n = (4000..)
+        .find(|&n| !is_open_raw(n))
+        .expect("a closed number");
+    // SAFETY: `n` is not open and nothing opens it while the test runs; the `File` is never
+    // dropped, so it never closes a number it does not own.
+    std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(n) })
+}
+
+fn errno(e: &CopyError) -> Option<i32> {
+    e.io_error().raw_os_error()
+}
+
+/// A closed descriptor at either end: EBADF before any byte, the other end untouched.
+fn closed_descriptor_case() {
+    let dir = scratch();
+    let data = pattern(100_000, 110);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    let (mut dst, dst_path) = sink_file(dir.path(), "dst");
+    let mut ghost = closed_descriptor();
+
+    let err = io_copy::copy(&mut *ghost, &mut dst).expect_err("closed source");
+    let e = CopyError::from_io(&err).expect("carries a CopyError");
+    assert_eq!((errno(e), e.written()), (Some(libc::EBADF), 0), "{e}");
+    assert_eq!(position(&mut dst), 0, "sink position");
+
+    let err = Copier::new()
+        .copy(&mut src, &mut *ghost)
+        .expect_err("closed sink");
+    assert_eq!(
+        (errno(&err), err.written()),
+        (Some(libc::EBADF), 0),
+        "{err}"
+    );
+    assert_eq!(position(&mut src), 0, "source position");
+    assert_eq!(std::fs::read(dst_path).unwrap().len(), 0, "nothing written");
+    assert!(!is_open(&*ghost), "still closed: nothing was opened on it");
+}
+
+/// A directory as the source (EISDIR) and, opened read-only, as the sink (EBADF).
+fn directory_case() {
+    let dir = scratch();
+    let data = pattern(100_000, 111);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    let (mut dst, _) = sink_file(dir.path(), "dst");
+    let mut d = File::open(dir.path()).unwrap();
+    let err = Copier::new()
+        .copy(&mut d, &mut dst)
+        .expect_err("dir source");
+    assert_eq!(
+        (errno(&err), err.written()),
+        (Some(libc::EISDIR), 0),
+        "{err}"
+    );
+    assert_eq!(position(&mut dst), 0, "sink position");
+    let err = Copier::new().copy(&mut src, &mut d).expect_err("dir sink");
+    assert_eq!(
+        (errno(&err), err.written()),
+        (Some(libc::EBADF), 0),
+        "{err}"
+    );
+    assert_eq!(position(&mut src), 0, "source position");
+    let err = Copier::buffered_only()
+        .copy(&mut src, &mut d)
+        .expect_err("dir sink, loop");
+    assert_eq!(
+        (errno(&err), err.written()),
+        (Some(libc::EBADF), 0),
+        "{err}"
+    );
+    assert_eq!(err.report().stranded(), 0, "{err}");
+    assert_eq!(
+        position(&mut src),
+        0,
+        "the read bytes were given back to the source"
+    );
+}
+
+/// A write-only source and a read-only sink: EBADF before any byte, on every path, and a pipe
+/// source keeps all its bytes.
+fn wrong_mode_case() {
+    let dir = scratch();
+    let data = pattern(100_000, 112);
+    let (_, src_path) = source_file(dir.path(), "src", &data);
+    let (mut dst, _) = sink_file(dir.path(), "dst");
+    for copier in [Copier::new(), Copier::buffered_only()] {
+        let mut wo = OpenOptions::new().write(true).open(&src_path).unwrap();
+        let err = copier
+            .copy(&mut wo, &mut dst)
+            .expect_err("write-only source");
+        assert_eq!(
+            (errno(&err), err.written()),
+            (Some(libc::EBADF), 0),
+            "{err}"
+        );
+        assert_eq!(position(&mut dst), 0, "sink position");
+
+        let mut ro = File::open(&src_path).unwrap();
+        let (_, ro_path) = source_file(dir.path(), "ro", b"");
+        let mut ro_sink = File::open(&ro_path).unwrap();
+        let err = copier
+            .copy(&mut ro, &mut ro_sink)
+            .expect_err("read-only sink");
+        assert_eq!(
+            (errno(&err), err.written()),
+            (Some(libc::EBADF), 0),
+            "{err}"
+        );
+        assert_eq!(position(&mut ro), 0, "source position");
+
+        // A pipe into a read-only file: splice refuses before taking a byte.
+        let (rd, mut wr) = io::pipe().unwrap();
+        wr.write_all(&data[..50_000]).unwrap();
+        drop(wr);
+        let mut rd = rd;
+        let err = copier
+            .copy(&mut rd, &mut ro_sink)
+            .expect_err("pipe into read-only sink");
+        assert_eq!(
+            (errno(&err), err.written()),
+            (Some(libc::EBADF), 0),
+            "{err}"
+        );
+        let rest = err.report().stranded() as usize;
+        let mut left = Vec::new();
+        rd.read_to_end(&mut left).unwrap();
+        assert_eq!(
+            rest + left.len(),
+            50_000,
+            "stranded {rest} + left in the pipe {}: {}",
+            left.len(),
+            err.report()
+        );
+        assert_eq!(std::fs::read(&ro_path).unwrap().len(), 0, "nothing written");
+    }
+}
+
+#[test]
+fn closed_descriptor_is_ebadf_at_either_end() {
+    let _g = shared();
+    closed_descriptor_case();
+}
+
+#[test]
+fn directory_source_is_eisdir_and_directory_sink_ebadf() {
+    let _g = shared();
+    directory_case();
+}
+
+#[test]
+fn write_only_source_and_read_only_sink_fail_before_any_byte() {
+    let _g = shared();
+    wrong_mode_case();
+}
+
+/// /dev/null as the sink of every kind of source counts every byte, and the source is drained.
+#[rstest]
+fn dev_null_sink_counts_every_byte(
+    #[values("file", "tcp", "unix", "pipe")] from: &str,
+    #[values(Copier::new(), Copier::buffered_only())] copier: Copier,
+) {
+    let _g = shared();
+    let from = from.to_owned();
+    watchdog("dev null", 30, move || {
+        let total = (3 << 20) + 1;
+        let data = big_pattern(total, 113);
+        let dir = scratch();
+        let mut feeder = None;
+        let mut src: File = match from.as_str() {
+            "file" => source_file(dir.path(), "src", &data).0,
+            "pipe" => {
+                let (r, w) = io::pipe().unwrap();
+                feeder = Some(feed(w, data.clone()));
+                File::from(OwnedFd::from(r))
+            }
+            kind => {
+                let (a, b) = stream_pair(kind);
+                feeder = Some(feed(a, data.clone()));
+                b
+            }
+        };
+        let mut null = OpenOptions::new().write(true).open("/dev/null").unwrap();
+        let report = copier
+            .copy(&mut src, &mut null)
+            .unwrap_or_else(|e| panic!("{e}; {}", e.report()));
+        assert_eq!(report.written(), total as u64, "{from}: count: {report}");
+        if let Some(f) = feeder {
+            f.join().unwrap();
+        }
+        let mut rest = Vec::new();
+        src.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "{from}: the source is drained");
+        if from == "file" {
+            assert_eq!(position(&mut src), total as u64, "source position");
+        }
+    });
+}
+
+/// /dev/zero never ends: copy_n takes exactly n zeros into every kind of sink.
+#[rstest]
+fn dev_zero_with_copy_n_gives_exactly_n_zeros(
+    #[values("file", "tcp", "pipe", "null")] to: &str,
+    #[values(0, 1, 65_537, (5 << 20) + 3)] n: u64,
+) {
+    let _g = shared();
+    let to = to.to_owned();
+    watchdog("dev zero", 30, move || {
+        let dir = scratch();
+        let mut zero = File::open("/dev/zero").unwrap();
+        let (got, count) = copy_into(&to, dir.path(), |w| {
+            io_copy::copy_n(&mut zero, w, n).expect("copy_n from /dev/zero")
+        });
+        assert_eq!(count, n, "into {to}: count");
+        if let Some(got) = got {
+            assert_eq!(got.len() as u64, n, "into {to}: arrived");
+            assert!(got.iter().all(|b| *b == 0), "zeros");
+        }
+    });
+    // A lot more, into /dev/null: the limit is still exact.
+    let mut zero = File::open("/dev/zero").unwrap();
+    let mut null = OpenOptions::new().write(true).open("/dev/null").unwrap();
+    let big = (256 << 20) + 5;
+    assert_eq!(io_copy::copy_n(&mut zero, &mut null, big).unwrap(), big);
+}
+
+/// A pty slave in raw mode as sink and as source: exact bytes through the line discipline,
+/// and a copy from the slave ends (Ok, not a hang or a loop) when the master goes away.
+#[test]
+fn tty_from_openpty_copies_exactly_and_ends_at_hangup() {
+    let _g = shared();
+    watchdog("tty", 30, || {
+        use nix::sys::termios;
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        let mut t = termios::tcgetattr(&pty.slave).unwrap();
+        termios::cfmakeraw(&mut t);
+        termios::tcsetattr(&pty.slave, termios::SetArg::TCSANOW, &t).unwrap();
+        let master = File::from(pty.master);
+        let mut slave = File::from(pty.slave);
+        let data = big_pattern(300_000, 114);
+        let dir = scratch();
+
+        // File → tty.
+        let (mut src, _) = source_file(dir.path(), "src", &data);
+        let mut m = master.try_clone().unwrap();
+        let n = data.len();
+        let reader = thread::spawn(move || read_n(&mut m, n));
+        let report = Copier::new().copy(&mut src, &mut slave).unwrap();
+        assert_eq!(report.written(), n as u64, "{report}");
+        assert!(reader.join().unwrap() == data, "bytes through the tty");
+        assert_eq!(position(&mut src), n as u64, "source position");
+
+        // tty → file, bounded by copy_n: a tty never says end while the master is open.
+        let feeder = feed(master.try_clone().unwrap(), data.clone());
+        let (mut dst, dst_path) = sink_file(dir.path(), "dst");
+        let report = Copier::new()
+            .copy_n(&mut slave, &mut dst, n as u64)
+            .unwrap();
+        feeder.join().unwrap();
+        assert_eq!(report.written(), n as u64, "{report}");
+        assert_eq!(report.main_path(), Some(Path::Buffered), "{report}");
+        assert!(
+            std::fs::read(&dst_path).unwrap() == data,
+            "bytes from the tty"
+        );
+
+        // The master goes away: the slave reads as ended.
+        drop(master);
+        let report = Copier::new().copy(&mut slave, &mut dst).unwrap();
+        assert_eq!(report.written(), 0, "{report}");
+        assert_eq!(position(&mut dst), n as u64, "sink position");
+    });
+}
+
+/// An eventfd (`EFD_NONBLOCK`), as a `File`.
+fn eventfd(initial: u32) -> File {
+    use std::os::fd::FromRawFd;
+    // SAFETY: eventfd takes two integers and returns a new descriptor or -1.
+    let fd = unsafe { libc::eventfd(initial, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+    assert!(fd >= 0, "eventfd: {}", io::Error::last_os_error());
+    // SAFETY: `fd` was just opened and nothing else owns it.
+    unsafe { File::from_raw_fd(fd) }
+}
+
+/// An eventfd moves exactly 8 bytes per read and per write. As a source it gives its counter
+/// and then WouldBlock; as a sink it takes 8 bytes, and refuses a write of any other size
+/// (EINVAL), with the source moved back over what was not written.
+fn eventfd_case() {
+    let dir = scratch();
+    let mut ev = eventfd(5);
+    let (mut dst, dst_path) = sink_file(dir.path(), "dst");
+    let err = Copier::new()
+        .copy(&mut ev, &mut dst)
+        .expect_err("the counter is read once, then EAGAIN");
+    assert_eq!((err.kind(), err.written()), (io::ErrorKind::WouldBlock, 8));
+    assert_eq!(std::fs::read(&dst_path).unwrap(), 5u64.to_ne_bytes());
+    assert_eq!(position(&mut dst), 8, "sink position");
+
+    let mut ev = eventfd(0);
+    let (mut src, _) = source_file(dir.path(), "eight", &7u64.to_ne_bytes());
+    let report = Copier::new().copy(&mut src, &mut ev).unwrap();
+    assert_eq!(report.written(), 8, "{report}");
+    let (mut twelve, _) = source_file(dir.path(), "twelve", &[1, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9]);
+    let err = Copier::new()
+        .copy(&mut twelve, &mut ev)
+        .expect_err("12 bytes");
+    assert_eq!(
+        (err.kind(), err.written(), err.report().stranded()),
+        (io::ErrorKind::InvalidInput, 0, 0),
+        "{err}; {}",
+        err.report()
+    );
+    assert_eq!(position(&mut twelve), 0, "the source was moved back");
+    let mut counter = [0u8; 8];
+    ev.read_exact(&mut counter).unwrap();
+    assert_eq!(
+        u64::from_ne_bytes(counter),
+        7,
+        "only the 8-byte write counted"
+    );
+}
+
+#[test]
+fn eventfd_moves_exactly_eight_bytes_per_call() {
+    let _g = shared();
+    eventfd_case();
+}
+
+fn memfd(name: &str, sealing: bool) -> File {
+    use nix::sys::memfd::{memfd_create, MFdFlags};
+    let mut flags = MFdFlags::MFD_CLOEXEC;
+    if sealing {
+        flags |= MFdFlags::MFD_ALLOW_SEALING;
+    }
+    File::from(memfd_create(name, flags).expect("memfd_create"))
+}
+
+/// memfds are regular files on tmpfs: the kernel paths take them from and to a disk file, a
+/// socket and another memfd.
+#[test]
+fn memfd_ends_take_the_kernel_paths() {
+    let _g = shared();
+    watchdog("memfd", 30, || {
+        let data = big_pattern((2 << 20) + 5, 115);
+        let dir = scratch();
+        let (mut disk, _) = source_file(dir.path(), "src", &data);
+        let mut a = memfd("a", false);
+        let r = Copier::new().copy(&mut disk, &mut a).unwrap();
+        assert_eq!(r.written(), data.len() as u64, "disk → memfd: {r}");
+        assert_ne!(r.main_path(), Some(Path::Buffered), "a kernel path: {r}");
+        let mut b = memfd("b", false);
+        seek(&mut a, 0);
+        let r = Copier::new().copy(&mut a, &mut b).unwrap();
+        assert_eq!(r.written(), data.len() as u64, "memfd → memfd: {r}");
+        assert_eq!(r.main_path(), Some(Path::CopyFileRange), "{r}");
+        seek(&mut b, 0);
+        let (mut s, peer) = tcp_pair();
+        let reader = drain(peer);
+        let r = Copier::new().copy(&mut b, &mut s).unwrap();
+        drop(s);
+        assert_eq!(r.main_path(), Some(Path::Sendfile), "memfd → TCP: {r}");
+        assert!(reader.join().unwrap() == data, "bytes");
+        assert_eq!(
+            (position(&mut a), position(&mut b)),
+            (data.len() as u64, data.len() as u64)
+        );
+    });
+}
+
+/// A memfd sealed against growing takes writes only inside its size: the copy stops there with
+/// EPERM, the exact count, and the source moved back to it.
+fn sealed_memfd_case() {
+    use nix::fcntl::{fcntl, FcntlArg, SealFlag};
+    let data = pattern(10_000, 116);
+    let dir = scratch();
+    for copier in [Copier::new(), Copier::buffered_only()] {
+        let (mut src, _) = source_file(dir.path(), "src", &data);
+        let mut m = memfd("sealed", true);
+        m.set_len(8192).unwrap();
+        fcntl(&m, FcntlArg::F_ADD_SEALS(SealFlag::F_SEAL_GROW)).expect("F_ADD_SEALS");
+        let res = copier.copy(&mut src, &mut m);
+        let err = res.expect_err("the seal stops the copy");
+        assert_eq!(err.kind(), io::ErrorKind::PermissionDenied, "{err}");
+        let n = err.written();
+        assert!(n <= 8192, "no byte past the sealed size: {}", err.report());
+        assert_eq!(position(&mut src), n, "source position: {}", err.report());
+        assert_eq!(position(&mut m), n, "sink position: {}", err.report());
+        let mut got = vec![0u8; n as usize];
+        m.read_exact_at(&mut got, 0).unwrap();
+        assert!(got == data[..n as usize], "bytes");
+        assert_eq!(m.metadata().unwrap().len(), 8192, "the size stayed");
+    }
+}
+
+#[test]
+fn sealed_memfd_sink_stops_at_its_size_with_eperm() {
+    let _g = shared();
+    sealed_memfd_case();
+}
+
+/// A scratch directory on a disk filesystem: `CARGO_TARGET_TMPDIR`, under target/ (the system
+/// temp dir may be tmpfs, which refuses O_DIRECT).
+fn disk_scratch() -> tempfile::TempDir {
+    scratch_in(env!("CARGO_TARGET_TMPDIR"))
+}
+
+/// O_DIRECT at either end, with an aligned and an unaligned length: each path either serves it
+/// or refuses it (EINVAL for a misaligned buffer or length), and the chain falls back cleanly:
+/// the copy succeeds, or fails with InvalidInput, with the count equal to both positions and to
+/// the bytes in the sink, and nothing stranded.
+#[rstest]
+fn o_direct_ends_fall_back_cleanly(
+    #[values("source", "sink")] direct: &str,
+    #[values(1 << 20, 100_003)] len: usize,
+    #[values(Copier::new(), Copier::new().copy_file_range(false), Copier::buffered_only())]
+    copier: Copier,
+) {
+    let _g = shared();
+    let dir = disk_scratch();
+    let data = big_pattern(len, 117);
+    let (_, src_path) = source_file(dir.path(), "src", &data);
+    let dst_path = dir.path().join("dst");
+    let open = |path: &std::path::Path, write: bool, o_direct: bool| {
+        OpenOptions::new()
+            .read(!write)
+            .write(write)
+            .create(write)
+            .custom_flags(if o_direct { libc::O_DIRECT } else { 0 })
+            .open(path)
+    };
+    let src = open(&src_path, false, direct == "source");
+    let dst = open(&dst_path, true, direct == "sink");
+    let (mut src, mut dst) = match (src, dst) {
+        (Ok(s), Ok(d)) => (s, d),
+        (Err(e), _) | (_, Err(e)) => {
+            require(
+                false,
+                "o_direct_ends_fall_back_cleanly",
+                &format!("O_DIRECT ({e})"),
+            );
+            return;
+        }
+    };
+    let res = copier.copy(&mut src, &mut dst);
+    let n = written(&res);
+    eprintln!("O_DIRECT {direct}, {len} bytes: {}", show(&res));
+    if let Err(e) = &res {
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}; {}", e.report());
+        assert_eq!(e.report().stranded(), 0, "{}", e.report());
+    } else {
+        assert_eq!(n, len as u64, "a success copies everything");
+    }
+    assert_eq!(position(&mut src), n, "source position");
+    assert_eq!(position(&mut dst), n, "sink position");
+    let got = std::fs::read(&dst_path).unwrap();
+    assert_eq!(got.len() as u64, n, "sink length");
+    assert!(got == data[..got.len()], "bytes");
+}
+
+const GIB: u64 = 1 << 30;
+
+/// Marks of a sparse file over 4 GiB: at the start, across the 4 GiB boundary, and at the end.
+fn sparse_marks(size: u64) -> [(u64, &'static [u8]); 3] {
+    [
+        (0, b"head of a sparse file"),
+        (4 * GIB - 7, b"across 4 GiB"),
+        (size - 9, b"last mark"),
+    ]
+}
+
+/// A sparse file of `size` bytes with its marks, or an empty one for a size of 0.
+fn sparse_file(path: &std::path::Path, size: u64) -> File {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .unwrap();
+    if size > 0 {
+        f.set_len(size).unwrap();
+        for (at, mark) in sparse_marks(size) {
+            f.write_all_at(mark, at).unwrap();
+        }
+    }
+    f
+}
+
+/// Checks the length, the marks from offset `from` on, and a hole.
+fn assert_marks(f: &File, size: u64, from: u64, what: &str) {
+    assert_eq!(f.metadata().unwrap().len(), size, "{what}: length");
+    for (at, mark) in sparse_marks(size).into_iter().filter(|m| m.0 >= from) {
+        let mut got = vec![0u8; mark.len()];
+        f.read_exact_at(&mut got, at).unwrap();
+        assert_eq!(got, mark, "{what}: the mark at {at}");
+    }
+    // And a hole between them reads as zeros.
+    let mut hole = vec![1u8; 4096];
+    f.read_exact_at(&mut hole, from.max(GIB) + 4096).unwrap();
+    assert!(hole.iter().all(|b| *b == 0), "{what}: a hole");
+}
+
+/// A sparse file over 4 GiB (on tmpfs, where holes cost nothing to read): all of it to
+/// /dev/null in several maximal sendfile calls, with copy_n stopping one byte past 4 GiB, and
+/// file → file from 1 MiB below 4 GiB to the end, and copy_at/copy_range across the boundary:
+/// counts and positions past 32 bits, the marks where they belong.
+#[test]
+fn sparse_file_over_4gib_copies_with_exact_counts_and_positions() {
+    let _g = shared();
+    watchdog("sparse", 60, || {
+        let dir = scratch_in("/dev/shm");
+        let size = 5 * GIB + 4097;
+        let mut src = sparse_file(&dir.path().join("src"), size);
+
+        let mut null = OpenOptions::new().write(true).open("/dev/null").unwrap();
+        seek(&mut src, 0);
+        let r = Copier::new().copy(&mut src, &mut null).unwrap();
+        assert_eq!(r.written(), size, "{r}");
+        assert_eq!(r.main_path(), Some(Path::Sendfile), "{r}");
+        assert!(
+            r.path_stats(Path::Sendfile).calls >= size.div_ceil(io_copy::MAX_CHUNK as u64),
+            "no call moves more than MAX_CHUNK: {r}"
+        );
+        assert_eq!(position(&mut src), size, "source position past 4 GiB");
+
+        seek(&mut src, 0);
+        let r = Copier::new()
+            .copy_n(&mut src, &mut null, 4 * GIB + 1)
+            .unwrap();
+        assert_eq!(r.written(), 4 * GIB + 1, "{r}");
+        assert_eq!(position(&mut src), 4 * GIB + 1, "copy_n stops exactly");
+
+        // File → file from below the boundary to the end, the sink at the same offset.
+        let start = 4 * GIB - (1 << 20);
+        let mut dst = sparse_file(&dir.path().join("dst"), 0);
+        seek(&mut src, start);
+        seek(&mut dst, start);
+        let r = Copier::new().copy(&mut src, &mut dst).unwrap();
+        assert_eq!(r.written(), size - start, "{r}");
+        assert_eq!(r.main_path(), Some(Path::CopyFileRange), "{r}");
+        assert_eq!((position(&mut src), position(&mut dst)), (size, size));
+        assert_marks(&dst, size, start, "file → file");
+
+        // Offsets across the boundary, positions untouched.
+        let dst2 = sparse_file(&dir.path().join("dst2"), 0);
+        let r = Copier::new()
+            .copy_at(&src, 4 * GIB - 4096, &dst2, 4 * GIB - 4096, 8192)
+            .unwrap();
+        assert_eq!(r.written(), 8192, "{r}");
+        let mut got = [0u8; 12];
+        dst2.read_exact_at(&mut got, 4 * GIB - 7).unwrap();
+        assert_eq!(&got, b"across 4 GiB");
+        let mut v = Vec::new();
+        assert_eq!(io_copy::copy_range(&src, size - 9, 100, &mut v).unwrap(), 9);
+        assert_eq!(v, b"last mark");
+        assert_eq!(position(&mut src), size, "copy_at and copy_range leave it");
+    });
+}
+
+/// An xfs image, loop-mounted, unmounted and removed on drop.
+struct LoopMount {
+    dir: tempfile::TempDir,
+}
+
+impl LoopMount {
+    fn xfs(size: u64) -> io::Result<LoopMount> {
+        use std::process::Command;
+        let dir = disk_scratch();
+        let img = dir.path().join("img");
+        File::create(&img)?.set_len(size)?;
+        let ok = |c: &mut Command| -> io::Result<()> {
+            let out = c.output()?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(io::Error::other(
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                ))
+            }
+        };
+        ok(Command::new("mkfs.xfs")
+            .args(["-q", "-m", "reflink=1"])
+            .arg(&img))?;
+        let mnt = dir.path().join("mnt");
+        std::fs::create_dir(&mnt)?;
+        ok(Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(&img)
+            .arg(&mnt))?;
+        Ok(LoopMount { dir })
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.dir.path().join("mnt")
+    }
+}
+
+impl Drop for LoopMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.path(), nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// The whole sparse file over 4 GiB, file → file, where copy_file_range reflinks (xfs): the
+/// count and both positions are the size, the marks and a hole are where they belong.
+#[test]
+fn sparse_file_over_4gib_copies_whole_file_to_file_on_xfs_needs_root() {
+    let _g = shared();
+    let test = "sparse_file_over_4gib_copies_whole_file_to_file_on_xfs_needs_root";
+    if !require(is_root(), test, "root (to mount an xfs image)")
+        || !require(have_program("mkfs.xfs"), test, "mkfs.xfs")
+    {
+        return;
+    }
+    watchdog("sparse xfs", 60, move || {
+        let mnt = LoopMount::xfs(8 * GIB).unwrap_or_else(|e| panic!("{test}: xfs image: {e}"));
+        let size = 5 * GIB + 4097;
+        let mut src = sparse_file(&mnt.path().join("src"), size);
+        seek(&mut src, 0);
+        let mut dst = sparse_file(&mnt.path().join("dst"), 0);
+        let r = Copier::new().copy(&mut src, &mut dst).unwrap();
+        assert_eq!(r.written(), size, "{r}");
+        assert_eq!(r.main_path(), Some(Path::CopyFileRange), "{r}");
+        assert_eq!((position(&mut src), position(&mut dst)), (size, size));
+        assert_marks(&dst, size, 0, "xfs file → file");
+    });
+}
+
+/// A FIFO opened by its path, as source and as sink, against a file and a TCP socket: splice
+/// or sendfile with exact counts.
+#[rstest]
+#[case::file_into_fifo("file", "fifo", Path::Sendfile)]
+#[case::fifo_into_file("fifo", "file", Path::Splice)]
+#[case::fifo_into_tcp("fifo", "tcp", Path::Splice)]
+#[case::tcp_into_fifo("tcp", "fifo", Path::Splice)]
+fn fifo_opened_by_path_copies_exactly(
+    #[case] from: &'static str,
+    #[case] to: &'static str,
+    #[case] path: Path,
+) {
+    let _g = shared();
+    watchdog("fifo", 30, move || {
+        use nix::sys::stat::Mode;
+        let dir = scratch();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, Mode::S_IRUSR | Mode::S_IWUSR).expect("mkfifo");
+        let data = big_pattern((2 << 20) + 11, 118);
+        // Opening one end of a FIFO blocks until the other end is opened: the peer end is
+        // opened on its own thread.
+        let mut feeder = None;
+        let mut reader = None;
+        let mut src: File = match from {
+            "file" => source_file(dir.path(), "src", &data).0,
+            "fifo" => {
+                let (path, data) = (fifo.clone(), data.clone());
+                feeder = Some(thread::spawn(move || {
+                    let w = OpenOptions::new().write(true).open(path).unwrap();
+                    feed(w, data).join().unwrap();
+                }));
+                File::open(&fifo).unwrap()
+            }
+            _ => {
+                let (a, b) = stream_pair("tcp");
+                feeder = Some(feed(a, data.clone()));
+                b
+            }
+        };
+        let mut dst: File = match to {
+            "file" => sink_file(dir.path(), "dst").0,
+            "fifo" => {
+                let path = fifo.clone();
+                reader = Some(thread::spawn(move || {
+                    drain(File::open(path).unwrap()).join().unwrap()
+                }));
+                OpenOptions::new().write(true).open(&fifo).unwrap()
+            }
+            _ => {
+                let (a, b) = stream_pair("tcp");
+                reader = Some(drain(b));
+                a
+            }
+        };
+        let r = Copier::new()
+            .copy(&mut src, &mut dst)
+            .unwrap_or_else(|e| panic!("{e}; {}", e.report()));
+        assert_eq!(r.written(), data.len() as u64, "{r}");
+        assert_eq!(r.main_path(), Some(path), "{r}");
+        if let Some(f) = feeder {
+            f.join().unwrap();
+        }
+        let got = match reader {
+            Some(rd) => {
+                drop(dst);
+                rd.join().unwrap()
+            }
+            None => {
+                assert_eq!(position(&mut dst), data.len() as u64, "sink position");
+                std::fs::read(dir.path().join("dst")).unwrap()
+            }
+        };
+        assert!(got == data, "bytes");
+    });
+}
