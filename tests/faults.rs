@@ -8,17 +8,19 @@
 
 mod util;
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Once, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use io_copy::fault::{self, Fault, Syscall};
 use io_copy::{Copier, CopyError, Path, Report};
 use rstest::rstest;
 use util::*;
@@ -33,6 +35,10 @@ static SERIAL: RwLock<()> = RwLock::new(());
 
 fn shared() -> RwLockReadGuard<'static, ()> {
     SERIAL.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn exclusive() -> RwLockWriteGuard<'static, ()> {
+    SERIAL.write().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Runs `f` on its own thread and fails the test if it takes longer than `secs`: a copy that
@@ -1507,6 +1513,10 @@ fn o_direct_ends_fall_back_cleanly(
     copier: Copier,
 ) {
     let _g = shared();
+    o_direct_case(direct, len, copier);
+}
+
+fn o_direct_case(direct: &str, len: usize, copier: Copier) {
     let dir = disk_scratch();
     let data = big_pattern(len, 117);
     let (_, src_path) = source_file(dir.path(), "src", &data);
@@ -1791,4 +1801,931 @@ fn fifo_opened_by_path_copies_exactly(
         };
         assert!(got == data, "bytes");
     });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors after partial progress on every path (by the fault seam), resumables dropped while
+// holding bytes, and bad offsets: the cases the descriptor audit below runs in sequence.
+// ---------------------------------------------------------------------------------------------
+
+/// Runs `f` with the fault scripts set on this thread, and clears them afterwards.
+fn with_faults<T>(scripts: &[(Syscall, Vec<Fault>)], f: impl FnOnce() -> T) -> T {
+    for (call, script) in scripts {
+        fault::inject(*call, script.clone());
+    }
+    let out = f();
+    fault::clear();
+    out
+}
+
+/// A fatal error after partial progress on each path: the count is what the sink got, a file
+/// source is at the count, and what a pipe or socket source lost is reported as stranded, so
+/// written + stranded + what the source still holds is what was fed.
+fn injected_faults_case() {
+    let dir = scratch();
+    let data = big_pattern(100_000, 120);
+    let eio = |e: &CopyError| e.io_error().raw_os_error() == Some(libc::EIO);
+
+    // copy_file_range.
+    let (mut src, _) = source_file(dir.path(), "a", &data);
+    let (mut dst, dst_path) = sink_file(dir.path(), "b");
+    let err = with_faults(
+        &[(
+            Syscall::CopyFileRange,
+            vec![Fault::Short(5000), Fault::Errno(libc::ENOSPC)],
+        )],
+        || Copier::new().copy(&mut src, &mut dst),
+    )
+    .expect_err("ENOSPC");
+    assert_eq!(
+        (err.kind(), err.written()),
+        (io::ErrorKind::StorageFull, 5000)
+    );
+    assert_eq!((position(&mut src), position(&mut dst)), (5000, 5000));
+    assert!(std::fs::read(&dst_path).unwrap() == data[..5000], "bytes");
+
+    // sendfile into TCP.
+    let (mut src, _) = source_file(dir.path(), "c", &data);
+    let (mut s, peer) = tcp_pair();
+    let reader = drain(peer);
+    let err = with_faults(
+        &[(
+            Syscall::Sendfile,
+            vec![Fault::Short(70_000), Fault::Errno(libc::EIO)],
+        )],
+        || Copier::new().copy(&mut src, &mut s),
+    )
+    .expect_err("EIO");
+    drop(s);
+    assert!(eio(&err) && err.written() == 70_000, "{err}");
+    assert_eq!(position(&mut src), 70_000, "source position");
+    assert!(
+        reader.join().unwrap() == data[..70_000],
+        "the peer got the count"
+    );
+
+    // The read/write loop from a file into a pipe: the source is moved back.
+    let (mut src, _) = source_file(dir.path(), "d", &data);
+    let (rd, mut wr) = io::pipe().unwrap();
+    let reader = drain(rd);
+    let err = with_faults(
+        &[(
+            Syscall::Write,
+            vec![Fault::Short(100), Fault::Errno(libc::EIO)],
+        )],
+        || {
+            Copier::new()
+                .share_file_pages(false)
+                .copy(&mut src, &mut wr)
+        },
+    )
+    .expect_err("EIO");
+    drop(wr);
+    assert!(eio(&err) && err.written() == 100, "{err}");
+    assert_eq!(err.report().stranded(), 0, "{}", err.report());
+    assert_eq!(
+        position(&mut src),
+        100,
+        "moved back over what was not written"
+    );
+    assert!(
+        reader.join().unwrap() == data[..100],
+        "the pipe got the count"
+    );
+
+    // Pipe → TCP, splice directly: nothing taken that was not delivered.
+    let (mut rd, mut wr) = io::pipe().unwrap();
+    wr.write_all(&data[..50_000]).unwrap();
+    drop(wr);
+    let (mut s, peer) = tcp_pair();
+    let reader = drain(peer);
+    let err = with_faults(
+        &[(
+            Syscall::Splice,
+            vec![Fault::Short(1000), Fault::Errno(libc::EIO)],
+        )],
+        || Copier::new().copy(&mut rd, &mut s),
+    )
+    .expect_err("EIO");
+    drop(s);
+    assert!(eio(&err) && err.written() == 1000, "{err}");
+    assert_eq!(err.report().stranded(), 0, "{}", err.report());
+    let mut rest = Vec::new();
+    rd.read_to_end(&mut rest).unwrap();
+    assert!(rest == data[1000..50_000], "the pipe kept the rest");
+    assert!(
+        reader.join().unwrap() == data[..1000],
+        "the peer got the count"
+    );
+
+    // Pipe → file, splice directly.
+    let (mut rd, mut wr) = io::pipe().unwrap();
+    wr.write_all(&data[..50_000]).unwrap();
+    drop(wr);
+    let (mut dst, dst_path) = sink_file(dir.path(), "e");
+    let err = with_faults(
+        &[(
+            Syscall::Splice,
+            vec![Fault::Short(3000), Fault::Errno(libc::ENOSPC)],
+        )],
+        || Copier::new().copy(&mut rd, &mut dst),
+    )
+    .expect_err("ENOSPC");
+    assert_eq!(
+        (err.kind(), err.written()),
+        (io::ErrorKind::StorageFull, 3000)
+    );
+    assert_eq!(position(&mut dst), 3000, "sink position");
+    assert!(std::fs::read(&dst_path).unwrap() == data[..3000], "bytes");
+    let mut rest = Vec::new();
+    rd.read_to_end(&mut rest).unwrap();
+    assert!(rest == data[3000..50_000], "the pipe kept the rest");
+
+    // The relay: the drain fails with bytes in the pipe, directly, and after the sink refused
+    // splice and the read/write loop took over the pipe's bytes.
+    type Script = Vec<(Syscall, Vec<Fault>)>;
+    let scripts: [(Script, u64); 2] = [
+        (
+            vec![(
+                Syscall::Splice,
+                vec![Fault::Pass, Fault::Short(100), Fault::Errno(libc::EIO)],
+            )],
+            100,
+        ),
+        (
+            vec![
+                (
+                    Syscall::Splice,
+                    vec![Fault::Pass, Fault::Errno(libc::EINVAL)],
+                ),
+                (
+                    Syscall::Write,
+                    vec![Fault::Short(10), Fault::Errno(libc::EIO)],
+                ),
+            ],
+            10,
+        ),
+    ];
+    for (script, delivered) in scripts {
+        let (mut feed_end, mut src) = unix_pair();
+        feed_end.write_all(&data).unwrap(); // 100 kB fits in the socket buffer
+        drop(feed_end);
+        let (mut s, peer) = tcp_pair();
+        let reader = drain(peer);
+        let err = with_faults(&script, || {
+            Copier::new().pipe_size(64 << 10).copy(&mut src, &mut s)
+        })
+        .expect_err("EIO");
+        drop(s);
+        let report = err.report().clone();
+        assert!(eio(&err) && err.written() == delivered, "{err}; {report}");
+        assert!(report.stranded() > 0, "the pipe held bytes: {report}");
+        let mut rest = Vec::new();
+        src.read_to_end(&mut rest).unwrap();
+        assert_eq!(
+            delivered + report.stranded() + rest.len() as u64,
+            data.len() as u64,
+            "written + stranded + left in the source: {report}"
+        );
+        assert!(
+            rest == data[data.len() - rest.len()..],
+            "the source kept the tail"
+        );
+        assert!(
+            reader.join().unwrap() == data[..delivered as usize],
+            "the peer got the count"
+        );
+    }
+
+    // The read/write loop between sockets: what was read and not written is stranded.
+    let (mut feed_end, mut src) = unix_pair();
+    feed_end.write_all(&data).unwrap();
+    drop(feed_end);
+    let (mut dst, peer) = unix_pair();
+    let reader = drain(peer);
+    let err = with_faults(
+        &[(
+            Syscall::Write,
+            vec![Fault::Short(100), Fault::Errno(libc::EIO)],
+        )],
+        || Copier::buffered_only().copy(&mut src, &mut dst),
+    )
+    .expect_err("EIO");
+    drop(dst);
+    let mut rest = Vec::new();
+    src.read_to_end(&mut rest).unwrap();
+    assert!(eio(&err) && err.written() == 100, "{err}");
+    assert_eq!(
+        100 + err.report().stranded() + rest.len() as u64,
+        data.len() as u64,
+        "{}",
+        err.report()
+    );
+    assert!(
+        reader.join().unwrap() == data[..100],
+        "the peer got the count"
+    );
+}
+
+#[test]
+fn fatal_error_after_progress_keeps_exact_counts_on_every_path() {
+    let _g = shared();
+    watchdog("injected faults", 30, injected_faults_case);
+}
+
+/// A resumable relay stops on a full non-blocking sink holding bytes in its pipe, and is then
+/// dropped: the pipe is closed with its bytes (no descriptor kept), and written + held + what
+/// the source still holds is what was fed.
+fn resumable_dropped_holding_a_pipe_case() {
+    let total = 1 << 20;
+    let data = big_pattern(total, 121);
+    let (feed_end, mut src) = unix_pair();
+    let feeder = feed(feed_end, data.clone());
+    let (mut dst, peer) = tcp_pair_bufs(64 << 10, 64 << 10);
+    set_nonblocking(&dst);
+    let mut copy = Copier::new().pipe_size(64 << 10).resumable();
+    let err = copy
+        .copy(&mut src, &mut dst)
+        .expect_err("the sink fills: WouldBlock");
+    assert_eq!(err.kind(), io::ErrorKind::WouldBlock, "{err}");
+    let (w, h) = (err.written(), copy.held());
+    assert!(h > 0, "the relay pipe holds bytes: {}", err.report());
+    assert_eq!(err.report().held(), h, "reported");
+    drop(copy);
+    drop(dst);
+    let got = drain(peer).join().unwrap();
+    let rest = drain(src).join().unwrap();
+    feeder.join().unwrap();
+    assert_eq!(got.len() as u64, w, "the peer got the count");
+    assert!(got == data[..got.len()], "bytes");
+    assert_eq!(
+        w + h + rest.len() as u64,
+        total as u64,
+        "written + held + left"
+    );
+    assert!(rest == data[(w + h) as usize..], "the source kept the tail");
+}
+
+#[test]
+fn resumable_dropped_while_holding_a_pipe_loses_only_the_held_bytes() {
+    let _g = shared();
+    watchdog("resumable drop", 30, resumable_dropped_holding_a_pipe_case);
+}
+
+/// copy_n from a pipe that ends early: UnexpectedEof with the count that arrived.
+fn short_pipe_case() {
+    let (mut rd, mut wr) = io::pipe().unwrap();
+    wr.write_all(&[7u8; 1000]).unwrap();
+    drop(wr);
+    let (mut s, peer) = tcp_pair();
+    let reader = drain(peer);
+    let err = Copier::new()
+        .copy_n(&mut rd, &mut s, 5000)
+        .expect_err("short source");
+    drop(s);
+    assert_eq!(
+        (err.kind(), err.written()),
+        (io::ErrorKind::UnexpectedEof, 1000)
+    );
+    assert_eq!(reader.join().unwrap().len(), 1000);
+}
+
+#[test]
+fn copy_n_from_a_pipe_that_ends_early_is_unexpected_eof() {
+    let _g = shared();
+    watchdog("short pipe", 30, short_pipe_case);
+}
+
+/// Whether `offset + len` is past what an `off_t` holds.
+fn past_off_t(offset: u64, len: u64) -> bool {
+    offset
+        .checked_add(len)
+        .is_none_or(|end| end > i64::MAX as u64)
+}
+
+/// copy_range and copy_at with offsets near `i64::MAX` and `u64::MAX`: InvalidInput before any
+/// byte moves for every sink, positions untouched; offsets on a pipe are refused (ESPIPE)
+/// without taking its bytes.
+fn offsets_case() {
+    let dir = scratch();
+    let data = pattern(3000, 122);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    seek(&mut src, 17);
+    let (dst, dst_path) = sink_file(dir.path(), "dst");
+    let max = i64::MAX as u64;
+    let bad = [
+        (max, 1),
+        (max + 1, 0),
+        (u64::MAX, 0),
+        (u64::MAX, 1),
+        (1, max),
+        (0, u64::MAX),
+        (max - 10, 11),
+    ];
+    for (off, len) in bad {
+        let (rd, mut wr) = io::pipe().unwrap();
+        let (mut s, peer) = tcp_pair();
+        type Attempt<'a> = &'a mut dyn FnMut() -> Result<Report, CopyError>;
+        let sinks: [(&str, Attempt<'_>); 4] = [
+            ("Vec", &mut || {
+                Copier::new().copy_range(&src, off, len, &mut Vec::new())
+            }),
+            ("file", &mut || {
+                Copier::new().copy_range(&src, off, len, &mut &dst)
+            }),
+            ("pipe", &mut || {
+                Copier::new().copy_range(&src, off, len, &mut wr)
+            }),
+            ("TCP", &mut || {
+                Copier::new().copy_range(&src, off, len, &mut s)
+            }),
+        ];
+        for (name, run) in sinks {
+            let err = run().expect_err("past off_t");
+            assert_eq!(
+                (err.kind(), err.written()),
+                (io::ErrorKind::InvalidInput, 0),
+                "copy_range({off}, {len}) into {name}: {err}"
+            );
+        }
+        for (so, dof, l) in [(off, 0, len), (0, off, len)] {
+            let err = Copier::new()
+                .copy_at(&src, so, &dst, dof, l)
+                .expect_err("past off_t");
+            assert_eq!(
+                (err.kind(), err.written()),
+                (io::ErrorKind::InvalidInput, 0),
+                "copy_at({so}, {dof}, {l}): {err}"
+            );
+        }
+        drop((wr, s));
+        assert!(
+            drain(rd).join().unwrap().is_empty(),
+            "nothing into the pipe"
+        );
+        assert!(drain(peer).join().unwrap().is_empty(), "nothing into TCP");
+    }
+    assert_eq!(
+        std::fs::read(&dst_path).unwrap().len(),
+        0,
+        "nothing into the file"
+    );
+    assert_eq!(position(&mut src), 17, "the source position is untouched");
+
+    // Offsets on a pipe: refused, and the pipe keeps its bytes.
+    let (rd, mut wr) = io::pipe().unwrap();
+    wr.write_all(&data).unwrap();
+    let pipe_file = File::from(OwnedFd::from(rd));
+    let err = Copier::new()
+        .copy_range(&pipe_file, 5, 100, &mut Vec::new())
+        .expect_err("pread on a pipe");
+    assert_eq!(
+        (err.kind(), err.written()),
+        (io::ErrorKind::NotSeekable, 0),
+        "{err}"
+    );
+    let (mut s, peer) = tcp_pair();
+    let err = Copier::new()
+        .copy_range(&pipe_file, 5, 100, &mut s)
+        .expect_err("splice at an offset from a pipe");
+    assert_eq!(
+        (err.kind(), err.written()),
+        (io::ErrorKind::NotSeekable, 0),
+        "{err}"
+    );
+    let out_pipe = {
+        let (r, w) = io::pipe().unwrap();
+        (File::from(OwnedFd::from(w)), r)
+    };
+    let err = Copier::new()
+        .copy_at(&src, 0, &out_pipe.0, 5, 100)
+        .expect_err("a write at an offset into a pipe");
+    assert_eq!(
+        (err.kind(), err.written()),
+        (io::ErrorKind::NotSeekable, 0),
+        "{err}"
+    );
+    drop((s, wr, out_pipe.0));
+    assert!(drain(peer).join().unwrap().is_empty(), "nothing sent");
+    assert!(
+        drain(out_pipe.1).join().unwrap().is_empty(),
+        "nothing written"
+    );
+    assert!(
+        drain(pipe_file).join().unwrap() == data,
+        "the pipe kept its bytes"
+    );
+}
+
+#[test]
+fn offsets_past_off_t_and_offsets_on_pipes_never_reach_the_kernel() {
+    let _g = shared();
+    watchdog("offsets", 30, offsets_case);
+}
+
+/// File positions near `i64::MAX` (tmpfs allows them): a sink there takes what fits and then
+/// fails (EFBIG, or EINVAL where a call's end would overflow `off_t`); a source there is past
+/// its end. Either way the count is exact, both positions agree with it, and nothing panics.
+fn near_max_positions_case() {
+    let dir = scratch_in("/dev/shm");
+    let data = pattern(100, 123);
+    let start = i64::MAX as u64 - 10;
+    for copier in [
+        Copier::new(),
+        Copier::new().copy_file_range(false),
+        Copier::buffered_only(),
+    ] {
+        let (mut src, _) = source_file(dir.path(), "src", &data);
+        let (mut dst, _) = sink_file(dir.path(), "dst");
+        dst.seek(SeekFrom::Start(start))
+            .expect("tmpfs seeks near i64::MAX");
+        let res = copier.copy(&mut src, &mut dst);
+        let err = res.expect_err("past the largest file");
+        let n = err.written();
+        assert!(
+            matches!(
+                err.kind(),
+                io::ErrorKind::FileTooLarge | io::ErrorKind::InvalidInput
+            ),
+            "{err}"
+        );
+        assert!(n <= 10, "no byte past i64::MAX: {}", err.report());
+        assert_eq!(position(&mut src), n, "source position: {}", err.report());
+        assert_eq!(
+            position(&mut dst),
+            start + n,
+            "sink position: {}",
+            err.report()
+        );
+        let mut got = vec![0u8; n as usize];
+        dst.read_exact_at(&mut got, start).unwrap();
+        assert!(got == data[..n as usize], "bytes at the end of off_t");
+
+        // A source positioned there is past its end: nothing moves.
+        src.seek(SeekFrom::Start(start)).unwrap();
+        let (mut dst, _) = sink_file(dir.path(), "dst2");
+        let res = copier.copy(&mut src, &mut dst);
+        assert_eq!(written(&res), 0, "{}", show(&res));
+        if let Err(e) = &res {
+            // read(2) answers EINVAL where position + length would overflow off_t.
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        }
+        assert_eq!((position(&mut src), position(&mut dst)), (start, 0));
+    }
+}
+
+#[test]
+fn positions_near_i64_max_give_exact_counts_and_clear_errors() {
+    let _g = shared();
+    near_max_positions_case();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Descriptors and memory.
+// ---------------------------------------------------------------------------------------------
+
+/// The descriptor table: every descriptor but pipes by number and target, pipes counted (the
+/// pool's idle pipes come and go), and the pool's idle pipes.
+#[derive(Debug)]
+struct FdTable {
+    others: BTreeMap<i32, String>,
+    pipes: usize,
+    idle: usize,
+}
+
+impl FdTable {
+    fn now() -> FdTable {
+        let numbers: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+            .expect("/proc/self/fd")
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        let mut table = FdTable {
+            others: BTreeMap::new(),
+            pipes: 0,
+            idle: io_copy::idle_pipes(),
+        };
+        // The directory's own descriptor is closed by now: its link is gone.
+        for n in numbers {
+            let Ok(target) = std::fs::read_link(format!("/proc/self/fd/{n}")) else {
+                continue;
+            };
+            let target = target.to_string_lossy().into_owned();
+            if target.starts_with("pipe:") {
+                table.pipes += 1;
+            } else {
+                table.others.insert(n, target);
+            }
+        }
+        table
+    }
+
+    /// Every descriptor open before is open after with the same target (none was closed by
+    /// someone who did not own it, as a second close would), no other is open, and the pipes
+    /// are the pool's.
+    fn assert_same(&self, after: &FdTable, what: &str) {
+        assert_eq!(
+            self.others, after.others,
+            "{what}: descriptors other than pipes changed"
+        );
+        assert_eq!(
+            self.pipes as isize - 2 * self.idle as isize,
+            after.pipes as isize - 2 * after.idle as isize,
+            "{what}: pipes outside the pool: {} pipe ends and {} idle pipes before, {} and {} after",
+            self.pipes,
+            self.idle,
+            after.pipes,
+            after.idle
+        );
+    }
+}
+
+/// Every failing case of this file, by name.
+const FAILING_CASES: &[(&str, fn())] = &[
+    ("closed descriptor", closed_descriptor_case),
+    ("directory", directory_case),
+    ("write-only source, read-only sink", wrong_mode_case),
+    ("eventfd", eventfd_case),
+    ("sealed memfd", sealed_memfd_case),
+    ("O_DIRECT sink, unaligned", || {
+        o_direct_case("sink", 100_003, Copier::new())
+    }),
+    ("O_DIRECT source, loop", || {
+        o_direct_case("source", 1 << 20, Copier::buffered_only())
+    }),
+    ("peer reset during sendfile", || {
+        file_to_tcp_peer_leaves(Copier::new(), Leave::Reset)
+    }),
+    ("peer close during the read/write loop", || {
+        file_to_tcp_peer_leaves(Copier::new().share_file_pages(false), Leave::Close)
+    }),
+    ("relay into a closed Unix socket", || {
+        relay_into_closed_unix_socket_strands("tcp")
+    }),
+    ("fatal errors after progress", injected_faults_case),
+    (
+        "resumable dropped holding a pipe",
+        resumable_dropped_holding_a_pipe_case,
+    ),
+    ("copy_n from a short pipe", short_pipe_case),
+    ("offsets past off_t", offsets_case),
+    ("positions near i64::MAX", near_max_positions_case),
+];
+
+/// Runs every failing case in sequence, alone in the process, and checks the descriptor table
+/// around each: no case leaks a descriptor or closes one it does not own.
+#[test]
+fn no_descriptor_leaked_or_closed_twice_on_any_error_path() {
+    let _g = exclusive();
+    watchdog("descriptor audit", 90, || {
+        for (name, case) in FAILING_CASES {
+            let before = FdTable::now();
+            case();
+            before.assert_same(&FdTable::now(), name);
+        }
+    });
+}
+
+/// Resident memory of this process, in bytes.
+fn rss() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .expect("resident pages");
+    // SAFETY: sysconf takes a constant and reads a system value.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as u64;
+    pages * page
+}
+
+/// The four kinds of end of the mixed copies.
+const KINDS: [&str; 4] = ["tcp", "unix", "pipe", "file"];
+
+/// `copies` copies on one thread, cycling through every source kind × sink kind with lengths up
+/// to 32 KiB (what fits in every buffer, so one thread can feed, copy and check in turn); each
+/// checked byte for byte, with file positions.
+fn mixed_copies(thread_no: usize, copies: usize) {
+    let max = 32 << 10;
+    let dir = scratch();
+    let data = pattern(max + 4096, thread_no as u64);
+    // Sources: the end the copy reads, and the end the test feeds.
+    let mut srcs = Vec::new();
+    let mut feeds: Vec<Option<File>> = Vec::new();
+    // Sinks: the end the copy writes, and the end the test checks.
+    let mut dsts = Vec::new();
+    let mut outs: Vec<Option<File>> = Vec::new();
+    for kind in KINDS {
+        let (src, feed) = match kind {
+            "file" => (source_file(dir.path(), "src", &data).0, None),
+            "pipe" => {
+                let (r, w) = io::pipe().unwrap();
+                (
+                    File::from(OwnedFd::from(r)),
+                    Some(File::from(OwnedFd::from(w))),
+                )
+            }
+            _ => {
+                let (a, b) = stream_pair(kind);
+                (b, Some(a))
+            }
+        };
+        srcs.push(src);
+        feeds.push(feed);
+        let (dst, out) = match kind {
+            "file" => (sink_file(dir.path(), "dst").0, None),
+            "pipe" => {
+                let (r, w) = io::pipe().unwrap();
+                (
+                    File::from(OwnedFd::from(w)),
+                    Some(File::from(OwnedFd::from(r))),
+                )
+            }
+            _ => {
+                let (a, b) = stream_pair(kind);
+                (a, Some(b))
+            }
+        };
+        dsts.push(dst);
+        outs.push(out);
+    }
+    let mut got = vec![0u8; max];
+    for k in 0..copies {
+        let (from, to) = (k % 4, (k / 4 + thread_no) % 4);
+        let len = 1 + (k * 7919 + thread_no * 104_729) % max;
+        let off = (k * 31) % 4096;
+        let chunk = &data[off..off + len];
+        match &mut feeds[from] {
+            Some(f) => f.write_all(chunk).unwrap(),
+            None => seek(&mut srcs[from], off as u64),
+        }
+        if outs[to].is_none() {
+            seek(&mut dsts[to], 0);
+        }
+        let n = io_copy::copy_n(&mut srcs[from], &mut dsts[to], len as u64).unwrap_or_else(|e| {
+            panic!(
+                "thread {thread_no}, copy {k}: {} → {}: {e}",
+                KINDS[from], KINDS[to]
+            )
+        });
+        assert_eq!(n, len as u64, "{} → {}: count", KINDS[from], KINDS[to]);
+        if outs[from].is_none() && feeds[from].is_none() {
+            assert_eq!(
+                position(&mut srcs[from]),
+                (off + len) as u64,
+                "source position"
+            );
+        }
+        match &mut outs[to] {
+            Some(o) => o.read_exact(&mut got[..len]).unwrap(),
+            None => {
+                assert_eq!(position(&mut dsts[to]), len as u64, "sink position");
+                dsts[to].read_exact_at(&mut got[..len], 0).unwrap();
+            }
+        }
+        assert!(
+            got[..len] == *chunk,
+            "thread {thread_no}, copy {k}: {} → {}: bytes",
+            KINDS[from],
+            KINDS[to]
+        );
+    }
+}
+
+fn run_threads(threads: usize, per_thread: usize) {
+    let handles: Vec<_> = (0..threads)
+        .map(|i| thread::spawn(move || mixed_copies(i, per_thread)))
+        .collect();
+    for h in handles {
+        h.join().expect("a copying thread failed");
+    }
+}
+
+/// 16 threads make 10,000 copies between TCP, Unix, pipe and file ends in every combination,
+/// sharing the pipe pool: every copy exact, the pool bounded, the descriptor table back to its
+/// start (up to the pool's idle pipes), and resident memory grown by less than 4 MiB after a
+/// warm-up round that sets up the allocator's arenas and the threads' stacks.
+#[test]
+fn pipe_pool_under_16_threads_of_mixed_pairs_is_exact_leak_free_and_bounded() {
+    let _g = exclusive();
+    watchdog("pool", 120, || {
+        let threads = 16;
+        run_threads(threads, 64); // warm-up
+        let fds = FdTable::now();
+        let mem = rss();
+        let t0 = Instant::now();
+        run_threads(threads, 10_000 / threads);
+        let took = t0.elapsed();
+        let grown = rss().saturating_sub(mem);
+        eprintln!("10,000 mixed copies in {took:?}; resident memory grew {grown} bytes");
+        assert!(io_copy::idle_pipes() <= 16, "the pool is bounded");
+        fds.assert_same(&FdTable::now(), "10,000 mixed copies");
+        assert!(grown < 4 << 20, "resident memory grew {grown} bytes");
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Security hygiene.
+// ---------------------------------------------------------------------------------------------
+
+/// The Rust sources of the repository: src/, tests/, benches/, examples/, fuzz/ and build.rs,
+/// without build output.
+fn rust_sources(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs: Vec<_> = ["src", "tests", "benches", "examples", "fuzz"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect();
+    out.push(root.join("build.rs"));
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() {
+                if !name.starts_with('.') && !name.starts_with("target") && name != "corpus" {
+                    dirs.push(p);
+                }
+            } else if name.ends_with(".rs") {
+                out.push(p);
+            }
+        }
+    }
+    out.retain(|p| p.is_file());
+    out
+}
+
+/// Where `line` uses the `unsafe` keyword in code (not in a comment or a string), as the kind of
+/// use: a block, a function, an impl or an extern block.
+fn unsafe_use(line: &str) -> Option<&'static str> {
+    let code = line.split("//").next().unwrap_or("");
+    let kw = concat!("un", "safe");
+    let mut from = 0;
+    while let Some(i) = code[from..].find(kw) {
+        let at = from + i;
+        from = at + kw.len();
+        let before = &code[..at];
+        let after = code[at + kw.len()..].trim_start();
+        let word_start = before
+            .chars()
+            .next_back()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let in_string = before.matches('"').count() % 2 == 1;
+        if !word_start || in_string {
+            continue;
+        }
+        if after.starts_with('{') {
+            return Some("block");
+        }
+        for (next, kind) in [
+            ("fn ", "fn"),
+            ("impl", "impl"),
+            ("extern", "extern"),
+            ("trait", "trait"),
+        ] {
+            if after.starts_with(next) {
+                return Some(kind);
+            }
+        }
+    }
+    None
+}
+
+/// Every `unsafe` in the repository is documented: a block, impl or extern block by a
+/// `// SAFETY:` comment on it or just above its statement, an `unsafe fn` by a `# Safety`
+/// section in its docs; and the library itself forbids unsafe code.
+#[test]
+fn every_unsafe_in_the_repository_has_a_safety_comment() {
+    let _g = shared();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
+    assert!(
+        lib.contains(concat!("#![forbid(un", "safe_code)]")),
+        "src/lib.rs forbids unsafe code"
+    );
+    let mut undocumented = Vec::new();
+    let mut seen = 0;
+    for path in rust_sources(root) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let Some(kind) = unsafe_use(line) else {
+                continue;
+            };
+            seen += 1;
+            let documented = if kind == "fn" {
+                // The doc comment above the signature (past attributes) has a `# Safety` part.
+                lines[..i]
+                    .iter()
+                    .rev()
+                    .take_while(|l| {
+                        let t = l.trim_start();
+                        t.starts_with("///") || t.starts_with("#[")
+                    })
+                    .any(|l| l.contains("# Safety"))
+            } else {
+                // SAFETY: on the line, or in the comment run just above the statement, which
+                // may start a few lines up (`let x =` and a call spread over lines).
+                line.contains("SAFETY:")
+                    || lines[..i]
+                        .iter()
+                        .rev()
+                        .take(8)
+                        .skip_while(|l| !l.trim_start().starts_with("//"))
+                        .take_while(|l| l.trim_start().starts_with("//"))
+                        .any(|l| l.contains("SAFETY:"))
+            };
+            if !documented {
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                undocumented.push(format!("{}:{}: {}", rel.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(seen > 0, "the scan found this file's own unsafe blocks");
+    assert!(
+        undocumented.is_empty(),
+        "unsafe without a SAFETY comment:\n{}",
+        undocumented.join("\n")
+    );
+}
+
+/// Offsets anywhere, with weight on the edges of `off_t` and `u64`.
+fn edge_offset() -> impl proptest::strategy::Strategy<Value = u64> {
+    use proptest::prelude::*;
+    let max = i64::MAX as u64;
+    prop_oneof![
+        0..4000u64,
+        (max - 4000)..=(max + 4000),
+        (u64::MAX - 4000)..=u64::MAX,
+        any::<u64>(),
+    ]
+}
+
+/// copy_range and copy_at with any offsets and lengths: past `off_t` they are InvalidInput
+/// before any byte moves; otherwise they copy exactly the part of the source in range, to the
+/// offset asked, and leave both positions alone.
+#[test]
+fn any_offset_and_length_copies_exactly_or_is_invalid_input() {
+    use proptest::test_runner::{Config, TestCaseError, TestRunner};
+    let _g = shared();
+    let dir = scratch_in("/dev/shm"); // tmpfs: a sink offset may be anywhere below i64::MAX
+    let data = pattern(3000, 124);
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    seek(&mut src, 11);
+    let (dst, _) = sink_file(dir.path(), "dst");
+    let mut runner = TestRunner::new(Config {
+        cases: cases(256),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(
+        &(edge_offset(), edge_offset(), edge_offset()),
+        |(off, dst_off, len)| {
+            let in_range = |o: u64| {
+                let from = o.min(data.len() as u64) as usize;
+                let n = len.min((data.len() - from) as u64) as usize;
+                &data[from..from + n]
+            };
+            let fail = |m: String| Err(TestCaseError::fail(m));
+
+            // copy_range into memory.
+            let mut v = Vec::new();
+            let res = Copier::new().copy_range(&src, off, len, &mut v);
+            match (&res, past_off_t(off, len)) {
+                (Err(e), true) if e.kind() == io::ErrorKind::InvalidInput && e.written() == 0 => {}
+                (Ok(r), false) if r.written() == v.len() as u64 && v == in_range(off) => {}
+                _ => return fail(format!("copy_range({off}, {len}): {}", show(&res))),
+            }
+            // copy_at into a file.
+            dst.set_len(0).unwrap();
+            let res = Copier::new().copy_at(&src, off, &dst, dst_off, len);
+            let invalid = past_off_t(off, len) || past_off_t(dst_off, len);
+            let expect = in_range(off);
+            match (&res, invalid) {
+                (Err(e), true) if e.kind() == io::ErrorKind::InvalidInput && e.written() == 0 => {
+                    if dst.metadata().unwrap().len() != 0 {
+                        return fail(format!("copy_at({off}, {dst_off}, {len}) wrote"));
+                    }
+                }
+                (Ok(r), false) if r.written() == expect.len() as u64 => {
+                    let mut got = vec![0u8; expect.len()];
+                    if !expect.is_empty() {
+                        dst.read_exact_at(&mut got, dst_off).unwrap();
+                    }
+                    if got != expect {
+                        return fail(format!("copy_at({off}, {dst_off}, {len}): bytes"));
+                    }
+                }
+                _ => return fail(format!("copy_at({off}, {dst_off}, {len}): {}", show(&res))),
+            }
+            if (&src).stream_position().unwrap() != 11 || (&dst).stream_position().unwrap() != 0 {
+                return fail(format!("({off}, {dst_off}, {len}) moved a position"));
+            }
+            Ok(())
+        },
+    );
+    if let Err(e) = result {
+        panic!("{e}");
+    }
 }
