@@ -3,7 +3,8 @@
 use std::cell::Cell;
 use std::io::{self, Read, Write};
 
-use crate::report::{CopyError, Path, Reason, Report};
+use crate::pump;
+use crate::report::{CopyError, End, Path, Reason, Report};
 use crate::resume::Held;
 use crate::traits::{ReaderFrom, WriterTo};
 
@@ -124,11 +125,10 @@ impl Copier {
         self
     }
 
-    /// The size of the read/write loop's buffer (default [`DEFAULT_BUFFER_SIZE`]).
-    ///
-    /// A size of 0 makes every copy fail with [`io::ErrorKind::InvalidInput`].
+    /// The size of the read/write loop's buffer (default [`DEFAULT_BUFFER_SIZE`]); 0 is raised
+    /// to 1.
     pub const fn buffer_size(mut self, bytes: usize) -> Self {
-        self.buffer_size = bytes;
+        self.buffer_size = if bytes == 0 { 1 } else { bytes };
         self
     }
 
@@ -245,17 +245,9 @@ impl Copier {
         R: WriterTo + ?Sized,
         W: ReaderFrom + ?Sized,
     {
-        if buf.is_none() && self.buffer_size == 0 {
-            let err = io::Error::new(io::ErrorKind::InvalidInput, "io_copy: buffer size of 0");
-            return Err(CopyError::new(err, Report::default()));
-        }
         let mut t = Transfer::new(self, limit, buf);
         let res = reader.write_to(writer, &mut t);
-        let report = t.finish();
-        match res {
-            Ok(_) => Ok(report),
-            Err(e) => Err(CopyError::new(e, report)),
-        }
+        t.outcome(res)
     }
 }
 
@@ -351,35 +343,28 @@ impl<'a> Transfer<'a> {
         W: Write + ?Sized,
     {
         let before = self.written();
-        let res = self.buffered_loop(reader, writer);
-        let moved = self.written() - before;
-        res.map(|()| moved)
+        let res = pump::pump(self, &mut pump::Reader(reader), &mut pump::Writer(writer));
+        res.map(|()| self.written() - before)
     }
 
-    fn buffered_loop<R, W>(&mut self, reader: &mut R, writer: &mut W) -> io::Result<()>
-    where
-        R: Read + ?Sized,
-        W: Write + ?Sized,
-    {
-        let mut buffer = self.take_buffer();
-        let res = (|| {
-            let buf = buffer.as_mut_slice();
-            while self.limit > 0 {
-                let want = clamp(self.limit, buf.len());
-                self.report.count_call(Path::Buffered);
-                let n = match reader.read(&mut buf[..want]) {
-                    Ok(0) => return Ok(()),
-                    Ok(n) => n.min(want),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                self.limit -= n as u64;
-                self.write_counted(writer, &buf[..n])?;
-            }
-            Ok(())
-        })();
-        self.buffer = buffer;
-        res
+    /// Copies from the descriptor `src` into `writer` with the read/write loop, within the
+    /// limit. A regular-file source is moved back over bytes a failed write left.
+    ///
+    /// Reading `src` directly must be the same as reading the value it came from (see
+    /// [`WriterTo::source_fd`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Transfer::copy_buffered`].
+    #[cfg(unix)]
+    pub fn copy_fd_buffered<W: Write + ?Sized>(
+        &mut self,
+        src: std::os::fd::BorrowedFd<'_>,
+        writer: &mut W,
+    ) -> io::Result<u64> {
+        let before = self.written();
+        let res = crate::sys::copy_fd_to_writer(self, src, &mut pump::Writer(writer));
+        res.map(|()| self.written() - before)
     }
 
     /// Copies from the descriptor `src` to the descriptor `dst` within the limit: the kernel
@@ -402,34 +387,20 @@ impl<'a> Transfer<'a> {
         res.map(|()| self.written() - before)
     }
 
-    /// Writes all of `bytes` to `writer`, counting each write as [`Path::Buffered`]. On failure
-    /// the bytes not written are counted as [stranded](Report::stranded).
-    pub(crate) fn write_counted<W: Write + ?Sized>(
-        &mut self,
-        writer: &mut W,
-        bytes: &[u8],
-    ) -> io::Result<()> {
-        let mut off = 0;
-        let res = self.write_some(writer, bytes, &mut off);
-        if res.is_err() {
-            self.strand(&bytes[off..]);
-        }
-        res
-    }
-
     /// Bytes read from the source that a failed write left: kept by a [`Resumable`](crate::Resumable) if this copy
     /// has one with room, otherwise counted as stranded.
     pub(crate) fn strand(&mut self, bytes: &[u8]) {
         if bytes.is_empty() {
             return;
         }
-        match &mut self.held {
-            Some(h) if h.is_empty() => {
-                **h = Held::Bytes(bytes.to_vec(), 0);
-                self.report.add_held(bytes.len() as u64);
-            }
-            _ => self.report.add_stranded(bytes.len() as u64),
+        let len = bytes.len() as u64;
+        match self.held.as_deref_mut() {
+            // Bytes stranded after bytes already held come after them in the stream.
+            Some(Held::Bytes(held, _)) => held.extend_from_slice(bytes),
+            Some(h @ Held::Empty) => *h = Held::Bytes(bytes.to_vec(), 0),
+            _ => return self.report.add_stranded(len),
         }
+        self.report.add_held(len);
     }
 
     /// Writes bytes that the caller still holds (a `BufReader`'s buffer) and takes them out of
@@ -471,7 +442,7 @@ impl<'a> Transfer<'a> {
                     self.report.record(Path::Buffered, n as u64);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => return Err(pump::blocked(self, e, End::Sink)),
             }
         }
         Ok(())
@@ -480,7 +451,7 @@ impl<'a> Transfer<'a> {
     pub(crate) fn take_buffer(&mut self) -> Buffer<'a> {
         match std::mem::replace(&mut self.buffer, Buffer::Unset) {
             Buffer::Unset => {
-                let size = self.copier.buffer_size.max(1);
+                let size = self.copier.buffer_size;
                 let spare = SPARE_BUFFER.with(Cell::take);
                 match spare {
                     Some(b) if b.len() == size => Buffer::Owned(b),
@@ -509,6 +480,15 @@ impl<'a> Transfer<'a> {
     #[cfg_attr(not(kernel_paths), allow(dead_code))]
     pub(crate) fn fall_back(&mut self, from: Path, reason: Reason) {
         self.report.fall_back(from, reason);
+    }
+
+    /// The report, or the error with it.
+    pub(crate) fn outcome<T>(self, res: io::Result<T>) -> Result<Report, CopyError> {
+        let report = self.finish();
+        match res {
+            Ok(_) => Ok(report),
+            Err(e) => Err(CopyError::new(e, report)),
+        }
     }
 
     pub(crate) fn finish(mut self) -> Report {

@@ -53,7 +53,7 @@ pub(crate) struct FdReader<'a>(pub(crate) BorrowedFd<'a>);
 
 impl Read for FdReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        Ok(rustix::io::read(self.0, buf)?)
+        crate::sys::calls::read(self.0, buf)
     }
 }
 
@@ -69,7 +69,7 @@ pub(crate) struct FdWriter<'a>(pub(crate) BorrowedFd<'a>);
 
 impl Write for FdWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(rustix::io::write(self.0, buf)?)
+        crate::sys::calls::write(self.0, buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())

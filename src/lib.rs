@@ -72,6 +72,7 @@ mod copier;
 mod fd_types;
 #[cfg(unix)]
 mod offset;
+mod pump;
 mod report;
 mod resume;
 #[cfg(unix)]
@@ -79,7 +80,7 @@ mod sys;
 mod traits;
 
 pub use copier::{Copier, Transfer, DEFAULT_BUFFER_SIZE, DEFAULT_PIPE_SIZE, MAX_CHUNK};
-pub use report::{CopyError, Fallback, Path, PathStats, Reason, Report};
+pub use report::{CopyError, End, Fallback, Path, PathStats, Reason, Report};
 pub use resume::Resumable;
 #[cfg(all(unix, feature = "fault-injection"))]
 #[doc(hidden)]
@@ -98,12 +99,15 @@ const DEFAULT: Copier = Copier::new();
 ///
 /// The first error of either end that does not mean "fall back". The returned `io::Error` keeps
 /// the kind of the original and carries a [`CopyError`] with the bytes that reached `writer`:
-/// see [`CopyError::from_io`].
+/// see [`CopyError::from_io`]. Unlike std's, its `raw_os_error()` is `None`; the errno is
+/// [`CopyError::raw_os_error`].
 ///
 /// # Platform-specific behavior
 ///
-/// On Linux, file to file uses `copy_file_range`, a file to anything uses `sendfile`, and the
-/// rest the read/write loop with a 64 KiB buffer.
+/// On Linux, file to file uses `copy_file_range`, a file to anything uses `sendfile`, a pipe at
+/// either end uses `splice`, a stream socket to a stream socket or a file uses `splice` through a
+/// pooled pipe, and the rest the read/write loop with a 64 KiB buffer. Other platforms use the
+/// read/write loop.
 ///
 /// # Examples
 ///

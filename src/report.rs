@@ -7,7 +7,17 @@ use std::io;
 /// A way of moving bytes from a source to a sink.
 ///
 /// The order of the variants is the order in which the Linux layer tries them.
+///
+/// # Examples
+///
+/// ```
+/// use io_copy::Path;
+///
+/// assert_eq!(Path::Sendfile.name(), "sendfile");
+/// assert_eq!(Path::ALL.last(), Some(&Path::Buffered));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Path {
     /// `copy_file_range(2)`: file to file inside the kernel, possibly a reflink.
     CopyFileRange,
@@ -50,7 +60,25 @@ impl fmt::Display for Path {
 }
 
 /// Why a copy left a path (or never tried it) and went on with the next one.
+///
+/// # Examples
+///
+/// ```
+/// use io_copy::{Copier, Path, Reason};
+///
+/// # #[cfg(target_os = "linux")] {
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("a"), b"data")?;
+/// let mut src = std::fs::File::open(dir.path().join("a"))?;
+/// let mut dst = std::fs::File::create(dir.path().join("b"))?;
+/// let report = Copier::new().copy_file_range(false).copy(&mut src, &mut dst)?;
+/// let why = report.fallback_from(Path::CopyFileRange).map(|f| f.reason);
+/// assert_eq!(why, Some(Reason::Disabled));
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Reason {
     /// The syscall failed with this errno, which means "not here" for this path (see the
     /// fallback table in the Linux module's documentation).
@@ -85,7 +113,37 @@ impl fmt::Display for Reason {
     }
 }
 
+/// The end of a copy that was not ready when it failed with
+/// [`WouldBlock`](io::ErrorKind::WouldBlock): wait for the source to be readable or the sink to
+/// be writable before calling again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum End {
+    /// The source had nothing to read.
+    Source,
+    /// The sink took nothing more.
+    Sink,
+}
+
 /// One step down the fallback chain.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(target_os = "linux")] {
+///
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("log"), b"old\n")?;
+/// std::fs::write(dir.path().join("new"), b"new\n")?;
+/// let mut src = std::fs::File::open(dir.path().join("new"))?;
+/// let mut log = std::fs::OpenOptions::new().append(true).open(dir.path().join("log"))?;
+/// let report = io_copy::Copier::new().copy(&mut src, &mut log)?;
+/// for fb in report.fallbacks() {
+///     println!("left {} after {} bytes: {}", fb.from, fb.at, fb.reason);
+/// }
+/// assert_eq!(report.fallbacks().next().unwrap().reason, io_copy::Reason::AppendSink);
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Fallback {
     /// The path that was left.
@@ -97,12 +155,22 @@ pub struct Fallback {
 }
 
 /// Bytes and syscalls of one path within one copy.
+///
+/// # Examples
+///
+/// ```
+/// let mut dst = Vec::new();
+/// let report = io_copy::Copier::new().copy(&mut &[1u8; 10][..], &mut dst)?;
+/// let stats = report.path_stats(io_copy::Path::Buffered);
+/// assert_eq!((stats.bytes, stats.calls), (10, 1));
+/// # Ok::<(), io_copy::CopyError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PathStats {
     /// Bytes this path delivered to the sink.
     pub bytes: u64,
-    /// Calls this path made: copy_file_range, sendfile or splice calls, or `write` calls for the
-    /// buffered loop. Retries after `EINTR` count too.
+    /// Calls this path made: copy_file_range, sendfile or splice calls, or the `read` and
+    /// `write` calls of the buffered loop. Retries after `EINTR` count too.
     pub calls: u64,
 }
 
@@ -133,6 +201,7 @@ pub struct Report {
     stranded: u64,
     held: u64,
     pipe_size: Option<usize>,
+    blocked_on: Option<End>,
     paths: [PathStats; 4],
     fallbacks: [Option<Fallback>; MAX_FALLBACKS],
 }
@@ -159,6 +228,12 @@ impl Report {
     /// The capacity of the intermediate pipe, when a splice relay used one.
     pub fn pipe_size(&self) -> Option<usize> {
         self.pipe_size
+    }
+
+    /// After a [`WouldBlock`](io::ErrorKind::WouldBlock), the end that was not ready; `None`
+    /// otherwise, or when the kernel's answer named no end and neither end looked unready.
+    pub fn blocked_on(&self) -> Option<End> {
+        self.blocked_on
     }
 
     /// Bytes and calls of one path.
@@ -203,6 +278,10 @@ impl Report {
 
     pub(crate) fn add_stranded(&mut self, bytes: u64) {
         self.stranded += bytes;
+    }
+
+    pub(crate) fn set_blocked_on(&mut self, end: Option<End>) {
+        self.blocked_on = end;
     }
 
     pub(crate) fn add_held(&mut self, bytes: u64) {
@@ -315,6 +394,14 @@ impl CopyError {
     /// The underlying error, with its `raw_os_error` intact.
     pub fn io_error(&self) -> &io::Error {
         &self.error
+    }
+
+    /// The errno of the underlying error, if it came from the OS.
+    ///
+    /// The `io::Error` made from a `CopyError` keeps the kind but answers `None` to
+    /// `raw_os_error`: reach the errno through [`CopyError::from_io`] and this method.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.error.raw_os_error()
     }
 
     /// What the copy did before it failed.

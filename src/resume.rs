@@ -33,34 +33,16 @@ impl Held {
         }
     }
 
-    /// Writes what is held to `w` within no limit of the source (these bytes were taken from it
-    /// already) and keeps what was not written.
+    /// Writes what is held to `w`, outside any limit of the source (these bytes left it already),
+    /// and keeps what was not written.
     fn deliver<W: ReaderFrom + ?Sized>(
         &mut self,
         w: &mut W,
         t: &mut Transfer<'_>,
     ) -> io::Result<()> {
         let outer = t.limit();
-        let before = t.written();
-        let res = match self {
-            Held::Empty => Ok(()),
-            Held::Bytes(buf, pos) => {
-                t.set_limit(u64::MAX);
-                let res = t.write_held(w, &buf[*pos..]).map(drop);
-                *pos += (t.written() - before) as usize;
-                res
-            }
-            #[cfg(kernel_paths)]
-            Held::Pipe(pipe) => {
-                t.set_limit(pipe.len as u64);
-                let res = {
-                    let mut reader = crate::fd_types::FdReader(pipe.read_end());
-                    w.read_from(&mut reader, t).map(drop)
-                };
-                pipe.len -= (t.written() - before) as usize;
-                res
-            }
-        };
+        t.set_limit(u64::MAX);
+        let res = self.deliver_within(w, t);
         t.set_limit(outer);
         if self.is_empty() {
             #[cfg(kernel_paths)]
@@ -70,6 +52,34 @@ impl Held {
             *self = Held::Empty;
         }
         res
+    }
+
+    fn deliver_within<W: ReaderFrom + ?Sized>(
+        &mut self,
+        w: &mut W,
+        t: &mut Transfer<'_>,
+    ) -> io::Result<()> {
+        // Only splice moves a held pipe's bytes without a buffer a failed write could strand
+        // them in; a sink without a descriptor, or one that refuses splice, gets them as bytes.
+        #[cfg(kernel_paths)]
+        if let Held::Pipe(pipe) = self {
+            if let Some(dst) = w.sink_fd() {
+                if crate::sys::deliver_pipe(t, pipe, dst)? {
+                    return Ok(());
+                }
+            }
+            let bytes = crate::sys::read_pipe(pipe)?;
+            if let Held::Pipe(pipe) = std::mem::replace(self, Held::Bytes(bytes, 0)) {
+                crate::sys::give_pipe(pipe);
+            }
+        }
+        if let Held::Bytes(buf, pos) = self {
+            let before = t.written();
+            let res = t.write_held(w, &buf[*pos..]);
+            *pos += (t.written() - before) as usize;
+            res?;
+        }
+        Ok(())
     }
 }
 
@@ -81,6 +91,9 @@ impl Held {
 /// can only report those bytes as [stranded](Report::stranded). A `Resumable` keeps them
 /// ([`Report::held`]) and writes them before anything else on its next call. Dropping it drops
 /// what it holds.
+///
+/// After `WouldBlock`, [`Report::blocked_on`] names the end to wait for: the source to become
+/// readable or the sink writable.
 ///
 /// # Examples
 ///
@@ -143,18 +156,19 @@ impl Resumable {
         let Resumable { copier, held } = self;
         let mut pending = std::mem::take(held);
         let mut t = Transfer::new(copier, u64::MAX, None);
-        if let Err(e) = pending.deliver(writer, &mut t) {
+        let delivered = pending.deliver(writer, &mut t);
+        if let Err(e) = delivered {
             *held = pending;
             let mut report = t.finish();
             report.add_held(held.len());
             return Err(CopyError::new(e, report));
         }
+        debug_assert!(
+            pending.is_empty(),
+            "a delivery that returns Ok wrote everything"
+        );
         t.held = Some(held);
         let res = reader.write_to(writer, &mut t);
-        let report = t.finish();
-        match res {
-            Ok(_) => Ok(report),
-            Err(e) => Err(CopyError::new(e, report)),
-        }
+        t.outcome(res)
     }
 }

@@ -147,8 +147,13 @@ pub trait ReaderFrom: Write {
         t: &mut Transfer<'_>,
     ) -> io::Result<u64> {
         #[cfg(unix)]
-        if let (Some(src), Some(dst)) = (r.source_fd(), self.sink_fd()) {
-            return t.copy_fds(src, dst);
+        if let Some(src) = r.source_fd() {
+            return match self.sink_fd() {
+                Some(dst) => t.copy_fds(src, dst),
+                // Reading the descriptor directly lets a file source take back what a failed
+                // write left.
+                None => t.copy_fd_buffered(src, self),
+            };
         }
         t.copy_buffered(r, self)
     }

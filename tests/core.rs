@@ -567,11 +567,16 @@ fn copy_n_reports_what_arrived_on_short_source() {
 fn copy_buffer_rejects_empty_buffer() {
     let err = io_copy::copy_buffer(&mut &b"x"[..], &mut Vec::new(), &mut []).unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-    let err = Copier::new()
+    // A policy's buffer size of 0 is raised to 1, on every entry point.
+    let mut out = Vec::new();
+    let r = Copier::buffered_only()
         .buffer_size(0)
-        .copy(&mut &b"x"[..], &mut Vec::new())
-        .unwrap_err();
-    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        .copy(&mut io_copy::Plain(&b"xyz"[..]), &mut out)
+        .unwrap();
+    assert_eq!(
+        (out.as_slice(), r.path_stats(Path::Buffered).calls),
+        (&b"xyz"[..], 7)
+    );
 }
 
 #[test]
@@ -642,7 +647,8 @@ fn copy_file_range_fallback_errnos(
         libc::EOPNOTSUPP,
         libc::EPERM,
         libc::EIO,
-        libc::EBADF
+        libc::EBADF,
+        libc::EOVERFLOW
     )]
     errno: i32,
     #[values(false, true)] after_progress: bool,
@@ -667,10 +673,26 @@ fn copy_file_range_fallback_errnos(
 }
 
 #[test]
-fn enosys_is_remembered_for_the_thread() {
-    with_fault(
+fn enosys_is_remembered_only_when_a_zero_length_probe_agrees() {
+    // ENOSYS from one file (FUSE) but not from a call of length 0: not remembered.
+    let r = with_fault(
         Syscall::CopyFileRange,
         vec![Fault::Errno(libc::ENOSYS)],
+        1000,
+    )
+    .unwrap();
+    assert_eq!(r.main_path(), Some(Path::Sendfile), "{r}");
+    let r = with_fault(Syscall::CopyFileRange, vec![], 1000).unwrap();
+    assert_eq!(
+        r.main_path(),
+        Some(Path::CopyFileRange),
+        "not remembered: {r}"
+    );
+
+    // The syscall itself is missing: the probe answers ENOSYS too, and later copies skip it.
+    with_fault(
+        Syscall::CopyFileRange,
+        vec![Fault::Errno(libc::ENOSYS), Fault::Errno(libc::ENOSYS)],
         1000,
     )
     .unwrap();
@@ -685,7 +707,14 @@ fn enosys_is_remembered_for_the_thread() {
 
 #[rstest]
 fn sendfile_fallback_errnos(
-    #[values(libc::ENOSYS, libc::EINVAL, libc::EOPNOTSUPP, libc::EPERM)] errno: i32,
+    #[values(
+        libc::ENOSYS,
+        libc::EINVAL,
+        libc::EOPNOTSUPP,
+        libc::EPERM,
+        libc::EOVERFLOW
+    )]
+    errno: i32,
     #[values(false, true)] after_progress: bool,
 ) {
     let dir = scratch();
@@ -868,4 +897,62 @@ fn small_chunks_stay_exact() {
         .unwrap();
     assert_eq!(std::fs::read(p).unwrap(), data);
     assert_eq!(r.path_stats(Path::CopyFileRange).calls, 100_003 / 4096 + 2);
+}
+
+/// A file copied into a sink without a descriptor is read directly, so a failed write moves the
+/// file back over what it did not take, as into a descriptor sink.
+#[test]
+fn file_into_writer_without_fd_rewinds_on_failed_write() {
+    struct Full(usize);
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, "full"));
+            }
+            let n = buf.len().min(self.0);
+            self.0 -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    impl ReaderFrom for Full {}
+    let dir = scratch();
+    let data = pattern(100_000, 30);
+    let (mut src, _) = source_file(dir.path(), "s", &data);
+    let err = Copier::new().copy(&mut src, &mut Full(3000)).unwrap_err();
+    assert_eq!((err.written(), err.report().stranded()), (3000, 0));
+    assert_eq!(
+        position(&mut src),
+        3000,
+        "the file gave back what was not written"
+    );
+}
+
+/// Copies within one file at explicit offsets: never past the file's end as it was, and
+/// overlapping ranges are refused as the kernel refuses them.
+#[test]
+fn same_file_at_offsets_is_bounded_and_refuses_overlap() {
+    let dir = scratch();
+    let data = pattern(4096, 31);
+    let (_, path) = source_file(dir.path(), "f", &data);
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let mut at_end = OpenOptions::new().write(true).open(&path).unwrap();
+    at_end.seek(io::SeekFrom::End(0)).unwrap();
+    let r = Copier::new()
+        .copy_range(&f, 0, 100 << 20, &mut at_end)
+        .unwrap();
+    assert_eq!(r.written(), 4096, "bounded by the end the file had: {r}");
+    assert_eq!(std::fs::read(&path).unwrap().len(), 8192);
+
+    let e = Copier::new().copy_at(&f, 0, &f, 1000, 2000).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+    let r = Copier::new().copy_at(&f, 0, &f, 5000, 1000).unwrap();
+    assert_eq!(r.written(), 1000);
+    assert_eq!(&std::fs::read(&path).unwrap()[5000..6000], &data[..1000]);
 }

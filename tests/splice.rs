@@ -243,7 +243,16 @@ fn nonblocking_copy_resumes_to_completion(
         let fl = nix::fcntl::OFlag::from_bits_truncate(fl) | nix::fcntl::OFlag::O_NONBLOCK;
         nix::fcntl::fcntl(f, nix::fcntl::FcntlArg::F_SETFL(fl)).unwrap();
     }
-    let feeder = feed(feed_w, data.clone());
+    // A paced feeder, so the source runs dry now and then.
+    let feeder = {
+        let (mut w, data) = (feed_w, data.clone());
+        thread::spawn(move || {
+            for chunk in data.chunks(256 * 1024) {
+                w.write_all(chunk).unwrap();
+                thread::sleep(Duration::from_micros(300));
+            }
+        })
+    };
     // A slow reader, so the sink fills and answers EAGAIN too.
     let reader = thread::spawn(move || {
         let mut out = out;
@@ -272,10 +281,10 @@ fn nonblocking_copy_resumes_to_completion(
                 written += e.written();
                 assert_eq!(e.report().stranded(), 0, "nothing lost: {}", e.report());
                 assert_eq!(e.report().held(), copy.held(), "held is reported");
-                if copy.held() > 0 {
-                    wait(&dst, true);
-                } else {
-                    wait(&src, false);
+                match e.report().blocked_on() {
+                    Some(io_copy::End::Sink) => wait(&dst, true),
+                    Some(io_copy::End::Source) => wait(&src, false),
+                    None => panic!("WouldBlock names the end to wait for: {}", e.report()),
                 }
             }
             Err(e) => panic!("copy failed: {e}"),
@@ -469,4 +478,152 @@ fn copy_at_refuses_append_sink() {
         .unwrap();
     let e = Copier::new().copy_at(&src, 0, &dst, 0, 3).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+}
+
+/// A sink that takes `budget` bytes, then answers WouldBlock; no descriptor.
+struct Trickle {
+    out: Vec<u8>,
+    budget: usize,
+}
+
+impl Write for Trickle {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.budget == 0 {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(self.budget);
+        self.budget -= n;
+        self.out.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl io_copy::ReaderFrom for Trickle {}
+
+/// Bytes a relay left in its pipe are delivered whole, to the same sink or another, even through
+/// a sink without a descriptor that blocks part way.
+#[test]
+fn held_relay_pipe_survives_a_blocking_writer_without_fd() {
+    use io_copy::fault::{self, Fault, Syscall};
+    let data = pattern(300_000, 9);
+    let (client, mut src) = tcp_pair();
+    let feeder = feed(client, data.clone());
+    let (mut dst, _peer) = tcp_pair();
+    let mut copy = Copier::new().pipe_size(64 * 1024).resumable();
+    // The drain of the first round answers EAGAIN: the round's bytes stay in the pipe.
+    fault::inject(
+        Syscall::Splice,
+        vec![Fault::Pass, Fault::Errno(libc::EAGAIN)],
+    );
+    let e = copy.copy(&mut src, &mut dst);
+    fault::clear();
+    let e = e.expect_err("blocked");
+    assert_eq!(e.report().blocked_on(), Some(io_copy::End::Sink));
+    let held = copy.held();
+    assert!(held > 0, "the pipe's bytes are held: {}", e.report());
+    // Deliver through a writer without a descriptor that blocks after 1000 bytes, then finish.
+    let mut out = Trickle {
+        out: Vec::new(),
+        budget: 1000,
+    };
+    let e = copy
+        .copy(&mut (&src).take(0), &mut out)
+        .expect_err("trickle blocks");
+    assert_eq!(e.written(), 1000);
+    assert_eq!(
+        copy.held(),
+        held - 1000,
+        "what the trickle did not take is still held"
+    );
+    out.budget = usize::MAX;
+    let r = copy.copy(&mut src, &mut out).unwrap();
+    feeder.join().unwrap();
+    assert_eq!(r.stranded(), 0);
+    assert!(out.out == data, "every byte once, in order");
+}
+
+/// The relay's drain falls back to read/write and that write blocks: the rest of the pipe is
+/// held after the unwritten part of the buffer, and a resumed copy completes in order.
+#[test]
+fn relay_drain_fallback_then_blocked_write_loses_nothing() {
+    use io_copy::fault::{self, Fault, Syscall};
+    let data = pattern(300_000, 10);
+    let (client, mut src) = tcp_pair();
+    let feeder = feed(client, data.clone());
+    let (mut dst, peer) = tcp_pair();
+    let reader = drain(peer);
+    let mut copy = Copier::new().pipe_size(64 * 1024).resumable();
+    fault::inject(
+        Syscall::Splice,
+        vec![Fault::Pass, Fault::Errno(libc::EINVAL)],
+    );
+    fault::inject(
+        Syscall::Write,
+        vec![Fault::Short(10), Fault::Errno(libc::EAGAIN)],
+    );
+    let e = copy.copy(&mut src, &mut dst).expect_err("blocked");
+    fault::clear();
+    assert_eq!(e.report().stranded(), 0, "{}", e.report());
+    assert!(copy.held() > 0);
+    let r = copy.copy(&mut src, &mut dst).unwrap();
+    drop(dst);
+    feeder.join().unwrap();
+    assert_eq!(e.written() + r.written(), data.len() as u64);
+    assert!(reader.join().unwrap() == data, "every byte once, in order");
+}
+
+/// A child made by fork shares the parent's pooled pipes; the pool must not hand them to both.
+#[test]
+fn pooled_pipes_are_not_shared_with_a_forked_child() {
+    const CHILD: &str = "IO_COPY_FORK_CHILD";
+    if std::env::var_os(CHILD).is_none() {
+        // Fork from a process with few threads: this test binary, run for this test alone.
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "pooled_pipes_are_not_shared_with_a_forked_child",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "a process saw another's bytes: {status}");
+        return;
+    }
+    let relay_tagged = |tag: u8| -> bool {
+        let (mut a, mut b) = unix_pair();
+        let (mut c, d) = unix_pair();
+        let reader = drain(d);
+        let writer = thread::spawn(move || {
+            a.write_all(&vec![tag; 1 << 20]).unwrap();
+        });
+        io_copy::copy_n(&mut b, &mut c, 1 << 20).unwrap();
+        drop(c);
+        writer.join().unwrap();
+        reader.join().unwrap().iter().all(|&x| x == tag)
+    };
+    assert!(relay_tagged(0), "warm the pool");
+    // SAFETY: this process runs only this test on the main thread; the child uses the pool,
+    // sockets and threads of its own and leaves with _exit.
+    match unsafe { nix::unistd::fork() }.unwrap() {
+        nix::unistd::ForkResult::Child => {
+            let ok = (0..20).all(|_| relay_tagged(2));
+            // SAFETY: _exit ends the child without running the parent's atexit handlers.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            let ok = (0..20).all(|_| relay_tagged(1));
+            let status = nix::sys::wait::waitpid(child, None).unwrap();
+            assert!(ok, "the parent saw the child's bytes");
+            assert_eq!(
+                status,
+                nix::sys::wait::WaitStatus::Exited(child, 0),
+                "the child saw the parent's bytes"
+            );
+        }
+    }
 }

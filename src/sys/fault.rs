@@ -7,7 +7,6 @@
 //! counts, a zero result.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 pub use crate::sys::calls::Syscall;
 
@@ -24,36 +23,38 @@ pub enum Fault {
     Zero,
 }
 
+/// One slot a syscall: the script and how many calls used it. A `const` thread-local, so an idle
+/// seam costs a thread-local read per call (the examples and benches build it in too, through
+/// the crate's dev-dependency on itself).
+type Scripts = [Option<(usize, Vec<Fault>)>; 5];
+
 thread_local! {
-    static SCRIPT: RefCell<HashMap<Syscall, (usize, Vec<Fault>)>> = RefCell::new(HashMap::new());
+    static SCRIPT: RefCell<Scripts> = const { RefCell::new([const { None }; 5]) };
 }
 
 /// Sets the script of `call` on this thread, replacing any before.
 pub fn inject(call: Syscall, script: Vec<Fault>) {
-    SCRIPT.with(|s| s.borrow_mut().insert(call, (0, script)));
+    SCRIPT.with(|s| s.borrow_mut()[call as usize] = Some((0, script)));
 }
 
 /// Removes every script on this thread.
 pub fn clear() {
-    SCRIPT.with(|s| s.borrow_mut().clear());
+    SCRIPT.with(|s| *s.borrow_mut() = [const { None }; 5]);
 }
 
 /// How many calls of `call` this thread made since its script was set.
 pub fn calls(call: Syscall) -> usize {
-    SCRIPT.with(|s| s.borrow().get(&call).map_or(0, |(n, _)| *n))
+    SCRIPT.with(|s| s.borrow()[call as usize].as_ref().map_or(0, |(n, _)| *n))
 }
 
 /// The fault for the next call of `call`.
 pub(crate) fn next(call: Syscall) -> Fault {
-    SCRIPT.with(|s| {
-        let mut s = s.borrow_mut();
-        match s.get_mut(&call) {
-            Some((n, script)) => {
-                let f = script.get(*n).copied().unwrap_or(Fault::Pass);
-                *n += 1;
-                f
-            }
-            None => Fault::Pass,
+    SCRIPT.with(|s| match &mut s.borrow_mut()[call as usize] {
+        Some((n, script)) => {
+            let f = script.get(*n).copied().unwrap_or(Fault::Pass);
+            *n += 1;
+            f
         }
+        None => Fault::Pass,
     })
 }

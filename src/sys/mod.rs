@@ -20,8 +20,11 @@ pub mod fault;
 #[cfg_attr(not(kernel_paths), path = "unsupported.rs")]
 mod imp;
 
+pub(crate) use fd_loop::copy_fd_to_writer;
 pub(crate) use imp::copy_fds;
 #[cfg(all(kernel_paths, feature = "fault-injection"))]
 pub use imp::pipe::idle as idle_pipes;
 #[cfg(kernel_paths)]
 pub(crate) use imp::pipe::{give as give_pipe, Pipe};
+#[cfg(kernel_paths)]
+pub(crate) use imp::{deliver_pipe, read_pipe};

@@ -5,7 +5,7 @@ use std::os::fd::BorrowedFd;
 
 use crate::copier::Transfer;
 use crate::sys::calls::Meta;
-use crate::sys::fd_loop::{self, Source};
+use crate::sys::fd_loop::{self, FdIn};
 
 pub(crate) fn copy_fds(
     t: &mut Transfer<'_>,
@@ -17,5 +17,5 @@ pub(crate) fn copy_fds(
         fd_loop::cap_at_initial_end(t, src, s.size);
     }
     let rewind = s.is_seekable();
-    fd_loop::run(t, Source { fd: src, rewind }, dst)
+    fd_loop::run(t, FdIn { fd: src, rewind }, dst)
 }

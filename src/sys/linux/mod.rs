@@ -54,8 +54,10 @@
 //! Each errno below means "this path cannot serve these descriptors" when a path's call returns
 //! it, before or after partial progress; any other errno ends the copy with the exact count.
 //! `EINTR` is retried; `EAGAIN` ends the copy with [`io::ErrorKind::WouldBlock`] and is never
-//! retried in a loop (golang/go#75304). Only `ENOSYS` is remembered, process-wide: the others
-//! depend on the descriptors.
+//! retried in a loop (golang/go#75304). Only `ENOSYS` is remembered, process-wide, and only
+//! after a call of length 0 on the same descriptors answers `ENOSYS` too (a filesystem such as
+//! FUSE can answer `ENOSYS` for one file, where the kernel does not reach the filesystem for a
+//! length of 0): the other errnos depend on the descriptors.
 //!
 //! | errno      | copy_file_range                                     | sendfile, splice               |
 //! |------------|-----------------------------------------------------|--------------------------------|
@@ -65,6 +67,7 @@
 //! | EOPNOTSUPP | filesystem without support (golang/go#40731)        | filesystem without splice      |
 //! | EPERM      | old Docker seccomp profile, immutable files         | seccomp                        |
 //! | EIO        | CIFS (golang/go#42400)                              | –                              |
+//! | EOVERFLOW  | offset past the sink filesystem's maximum file size | the same                       |
 //! | EBADF      | O_APPEND sink set after the check (golang/go#79660) | –                              |
 //!
 //! [`Copier::copy_range`]: crate::Copier::copy_range
@@ -76,14 +79,14 @@
 pub(crate) mod pipe;
 
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 
 use rustix::io::Errno;
 
 use crate::copier::{clamp, Transfer};
-use crate::report::{Path, Reason};
+use crate::report::{End, Path, Reason};
 use crate::sys::calls::{self, Kind, Meta};
-use crate::sys::fd_loop::{self, Source};
+use crate::sys::fd_loop::{self, FdIn};
 use pipe::Pipe;
 
 /// Whether a path's syscall answered `ENOSYS`: then it is missing for the whole process.
@@ -137,11 +140,17 @@ fn is_fallback(path: Path, errno: Errno) -> bool {
             Errno::PERM,
             Errno::IO,
             Errno::BADF,
+            Errno::OVERFLOW,
         ]
         .contains(&errno),
-        Path::Sendfile | Path::Splice => {
-            [Errno::NOSYS, Errno::INVAL, Errno::OPNOTSUPP, Errno::PERM].contains(&errno)
-        }
+        Path::Sendfile | Path::Splice => [
+            Errno::NOSYS,
+            Errno::INVAL,
+            Errno::OPNOTSUPP,
+            Errno::PERM,
+            Errno::OVERFLOW,
+        ]
+        .contains(&errno),
         Path::Buffered => false,
     }
 }
@@ -153,18 +162,53 @@ enum Failure {
     Fatal(io::Error),
 }
 
-fn classify(path: Path, e: io::Error) -> Failure {
-    let errno = Errno::from_io_error(&e).unwrap_or(Errno::IO);
+/// Sorts an error of `path`'s call on `e`; `blocked` names the end an `EAGAIN` came from.
+fn classify(
+    t: &mut Transfer<'_>,
+    path: Path,
+    err: io::Error,
+    (src, dst): (BorrowedFd<'_>, BorrowedFd<'_>),
+    blocked: Option<End>,
+) -> Failure {
+    let errno = Errno::from_io_error(&err).unwrap_or(Errno::IO);
     if errno == Errno::INTR {
         return Failure::Retry;
     }
-    if !is_fallback(path, errno) {
-        return Failure::Fatal(e);
+    if errno == Errno::AGAIN {
+        let end = blocked.or_else(|| unready_end(src, dst));
+        t.report_mut().set_blocked_on(end);
+        return Failure::Fatal(err);
     }
-    if errno == Errno::NOSYS {
+    if !is_fallback(path, errno) {
+        return Failure::Fatal(err);
+    }
+    if errno == Errno::NOSYS
+        && call(path, src, dst, None, None, 0)
+            .is_err_and(|e| e.raw_os_error() == Some(Errno::NOSYS.raw_os_error()))
+    {
         missing::set(path);
     }
     Failure::FallBack(Reason::Errno(errno.raw_os_error()))
+}
+
+/// Which end of a call that answered `EAGAIN` is not ready, by a `poll` that does not wait.
+fn unready_end(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Option<End> {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let mut fds = [
+        PollFd::new(&src, PollFlags::IN),
+        PollFd::new(&dst, PollFlags::OUT),
+    ];
+    poll(&mut fds, None).ok()?;
+    if !fds[0]
+        .revents()
+        .intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR)
+    {
+        Some(End::Source)
+    } else if !fds[1].revents().intersects(PollFlags::OUT | PollFlags::ERR) {
+        Some(End::Sink)
+    } else {
+        None
+    }
 }
 
 /// The two descriptors of a copy and what `fstat` says of them.
@@ -174,6 +218,22 @@ struct Ends<'a> {
     dst: BorrowedFd<'a>,
     s: Meta,
     d: Meta,
+}
+
+/// One call of a direct path (copy_file_range, sendfile, or splice with a pipe at one end).
+fn call(
+    path: Path,
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    src_off: Option<&mut u64>,
+    dst_off: Option<&mut u64>,
+    len: usize,
+) -> io::Result<usize> {
+    match path {
+        Path::CopyFileRange => calls::copy_file_range(src, src_off, dst, dst_off, len),
+        Path::Sendfile => calls::sendfile(dst, src, src_off, len),
+        _ => calls::splice(src, src_off, dst, dst_off, len),
+    }
 }
 
 pub(crate) fn copy_fds(
@@ -190,9 +250,23 @@ pub(crate) fn copy_fds(
         s: Meta::of(src),
         d: Meta::of(dst),
     };
-    let positional = t.src_off.is_some() || t.dst_off.is_some();
-    // Why no kernel path may run, checked once for the whole copy.
-    let blocked = if e.s.same_file(&e.d) && !positional {
+    let same = e.s.same_file(&e.d);
+    if same {
+        // Whatever path runs reads no further than the end the file has now, so a sink ahead
+        // of the source cannot feed the copy forever.
+        fd_loop::cap_at_initial_end(t, src, e.s.size);
+        if let (Some(s), Some(d)) = (t.src_off, t.dst_off) {
+            if s < d.saturating_add(t.limit()) && d < s.saturating_add(t.limit()) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "io_copy: overlapping ranges of the same file",
+                ));
+            }
+        }
+    }
+    // Why no kernel path may run, checked once for the whole copy. Two ranges of one file at
+    // explicit offsets do not overlap (checked above): the kernel copies them.
+    let blocked = if same && (t.src_off.is_none() || t.dst_off.is_none()) {
         Some(Reason::SameFile)
     } else if e.d.kind == Kind::Regular && calls::is_append(dst) {
         Some(Reason::AppendSink)
@@ -203,7 +277,8 @@ pub(crate) fn copy_fds(
     let c = *t.copier();
     let pages_shared = e.s.is_seekable() && matches!(e.d.kind, Kind::Socket | Kind::Pipe);
     let page_gate = (pages_shared && !c.share_file_pages).then_some(Reason::MutableSource);
-    // Splice needs a pipe, a stream socket or a file at each end; asked only where it may run.
+    // Splice needs a pipe, a stream socket or a file at each end; sockets are asked their type
+    // only where splice may run.
     let stream =
         |k: Kind, fd| k == Kind::Pipe || (k == Kind::Socket && calls::is_stream_socket(fd));
     let spliceable = || {
@@ -212,27 +287,24 @@ pub(crate) fn copy_fds(
     };
 
     let regular_pair = e.s.kind == Kind::Regular && e.d.kind == Kind::Regular;
-    if regular_pair && direct(t, Path::CopyFileRange, policy(c.copy_file_range), e)? {
+    if regular_pair && direct(t, Path::CopyFileRange, policy(c.copy_file_range), &e)? {
         return Ok(());
     }
-    let done = if e.s.is_seekable() && t.dst_off.is_none() {
-        let gate = policy(c.sendfile).or(page_gate);
-        direct(t, Path::Sendfile, gate, e)?
-    } else if (e.s.kind == Kind::Pipe || e.d.kind == Kind::Pipe) && spliceable() {
-        direct(t, Path::Splice, policy(c.splice), e)?
-    } else if e.s.kind == Kind::Socket && spliceable() {
-        relay(t, policy(c.splice), e)?
+    let done = if e.s.is_seekable() {
+        // sendfile writes at the sink's position only.
+        t.dst_off.is_none() && direct(t, Path::Sendfile, policy(c.sendfile).or(page_gate), &e)?
+    } else if e.s.kind == Kind::Pipe || e.d.kind == Kind::Pipe {
+        spliceable() && direct(t, Path::Splice, policy(c.splice), &e)?
+    } else if e.s.kind == Kind::Socket {
+        spliceable() && relay(t, policy(c.splice), &e)?
     } else {
         false
     };
     if done {
         return Ok(());
     }
-    if blocked == Some(Reason::SameFile) {
-        fd_loop::cap_at_initial_end(t, src, e.s.size);
-    }
     let rewind = e.s.is_seekable();
-    fd_loop::run(t, Source { fd: src, rewind }, dst)
+    fd_loop::run(t, FdIn { fd: src, rewind }, dst)
 }
 
 /// Records why `path` is not tried, or that the process lacks it; `true` if it may run.
@@ -247,10 +319,14 @@ fn may_run(t: &mut Transfer<'_>, path: Path, gate: Option<Reason>) -> bool {
     }
 }
 
-/// Runs one kernel path that moves bytes from `src` to `dst` in one call (copy_file_range,
-/// sendfile, or splice with a pipe at one end) until the source ends or the limit is reached
-/// (`Ok(true)`), or until it answers "not here" (`Ok(false)`, recorded in the report).
-fn direct(t: &mut Transfer<'_>, path: Path, gate: Option<Reason>, e: Ends<'_>) -> io::Result<bool> {
+/// Runs one direct kernel path until the source ends or the limit is reached (`Ok(true)`), or
+/// until it answers "not here" (`Ok(false)`, recorded in the report).
+fn direct(
+    t: &mut Transfer<'_>,
+    path: Path,
+    gate: Option<Reason>,
+    e: &Ends<'_>,
+) -> io::Result<bool> {
     if !may_run(t, path, gate) {
         return Ok(false);
     }
@@ -259,14 +335,7 @@ fn direct(t: &mut Transfer<'_>, path: Path, gate: Option<Reason>, e: Ends<'_>) -
         let len = clamp(t.limit(), t.copier().chunk_size);
         t.report_mut().count_call(path);
         let (mut src_off, mut dst_off) = (t.src_off, t.dst_off);
-        let res = match path {
-            Path::CopyFileRange => {
-                calls::copy_file_range(e.src, src_off.as_mut(), e.dst, dst_off.as_mut(), len)
-            }
-            Path::Sendfile => calls::sendfile(e.dst, e.src, src_off.as_mut(), len),
-            _ => calls::splice(e.src, src_off.as_mut(), e.dst, dst_off.as_mut(), len),
-        };
-        match res {
+        match call(path, e.src, e.dst, src_off.as_mut(), dst_off.as_mut(), len) {
             Ok(0) if first => {
                 t.fall_back(path, Reason::ZeroFirstCall);
                 return Ok(false);
@@ -278,7 +347,7 @@ fn direct(t: &mut Transfer<'_>, path: Path, gate: Option<Reason>, e: Ends<'_>) -
                 t.set_limit(t.limit() - n as u64);
                 t.report_mut().record(path, n as u64);
             }
-            Err(err) => match classify(path, err) {
+            Err(err) => match classify(t, path, err, (e.src, e.dst), None) {
                 Failure::Retry => {}
                 Failure::FallBack(reason) => {
                     t.fall_back(path, reason);
@@ -293,7 +362,7 @@ fn direct(t: &mut Transfer<'_>, path: Path, gate: Option<Reason>, e: Ends<'_>) -
 
 /// Splices from a socket into a pooled pipe and from the pipe into the sink, round by round,
 /// each round draining the pipe before the next fill. Returns as [`direct`] does.
-fn relay(t: &mut Transfer<'_>, gate: Option<Reason>, e: Ends<'_>) -> io::Result<bool> {
+fn relay(t: &mut Transfer<'_>, gate: Option<Reason>, e: &Ends<'_>) -> io::Result<bool> {
     if !may_run(t, Path::Splice, gate) {
         return Ok(false);
     }
@@ -312,7 +381,7 @@ fn relay(t: &mut Transfer<'_>, gate: Option<Reason>, e: Ends<'_>) -> io::Result<
     res
 }
 
-fn relay_rounds(t: &mut Transfer<'_>, e: Ends<'_>, pipe: &mut Pipe) -> io::Result<bool> {
+fn relay_rounds(t: &mut Transfer<'_>, e: &Ends<'_>, pipe: &mut Pipe) -> io::Result<bool> {
     let mut first = true;
     loop {
         if pipe.len == 0 {
@@ -321,7 +390,7 @@ fn relay_rounds(t: &mut Transfer<'_>, e: Ends<'_>, pipe: &mut Pipe) -> io::Resul
             }
             let len = clamp(t.limit(), pipe.capacity.min(t.copier().chunk_size));
             t.report_mut().count_call(Path::Splice);
-            match calls::splice(e.src, None, pipe.write_end(), None, len) {
+            match calls::splice(e.src, None, pipe.write.as_fd(), None, len) {
                 Ok(0) if first => {
                     t.fall_back(Path::Splice, Reason::ZeroFirstCall);
                     return Ok(false);
@@ -332,7 +401,14 @@ fn relay_rounds(t: &mut Transfer<'_>, e: Ends<'_>, pipe: &mut Pipe) -> io::Resul
                     t.set_limit(t.limit() - n as u64);
                     pipe.len += n;
                 }
-                Err(err) => match classify(Path::Splice, err) {
+                // The pipe is empty, so an EAGAIN is the socket's.
+                Err(err) => match classify(
+                    t,
+                    Path::Splice,
+                    err,
+                    (e.src, pipe.write.as_fd()),
+                    Some(End::Source),
+                ) {
                     Failure::Retry => {}
                     Failure::FallBack(reason) => {
                         t.fall_back(Path::Splice, reason);
@@ -343,9 +419,24 @@ fn relay_rounds(t: &mut Transfer<'_>, e: Ends<'_>, pipe: &mut Pipe) -> io::Resul
             }
             continue;
         }
+        match splice_out(t, pipe, e.dst) {
+            Ok(true) => {}
+            Ok(false) => {
+                empty_by_copy(t, pipe, e.dst)?;
+                return Ok(false);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Splices what `pipe` holds into `dst`. `Ok(false)`: the sink refused splice (recorded), and the
+/// pipe still holds what it did not take.
+fn splice_out(t: &mut Transfer<'_>, pipe: &mut Pipe, dst: BorrowedFd<'_>) -> io::Result<bool> {
+    while pipe.len > 0 {
         t.report_mut().count_call(Path::Splice);
         let mut dst_off = t.dst_off;
-        match calls::splice(pipe.read_end(), None, e.dst, dst_off.as_mut(), pipe.len) {
+        match calls::splice(pipe.read.as_fd(), None, dst, dst_off.as_mut(), pipe.len) {
             Ok(0) => {
                 return Err(io::Error::new(
                     io::ErrorKind::WriteZero,
@@ -357,59 +448,93 @@ fn relay_rounds(t: &mut Transfer<'_>, e: Ends<'_>, pipe: &mut Pipe) -> io::Resul
                 pipe.len -= m;
                 t.report_mut().record(Path::Splice, m as u64);
             }
-            Err(err) => match classify(Path::Splice, err) {
+            // The pipe holds bytes, so an EAGAIN is the sink's.
+            Err(err) => match classify(
+                t,
+                Path::Splice,
+                err,
+                (pipe.read.as_fd(), dst),
+                Some(End::Sink),
+            ) {
                 Failure::Retry => {}
                 Failure::FallBack(reason) => {
                     t.fall_back(Path::Splice, reason);
-                    empty_by_copy(t, pipe, e.dst)?;
                     return Ok(false);
                 }
                 Failure::Fatal(err) => return Err(err),
             },
         }
     }
+    Ok(true)
 }
 
-/// The sink refused splice with bytes in the pipe: writes them with read/write instead.
+/// The sink refused splice with bytes in the pipe: writes them with read/write instead. What a
+/// failed write leaves is held or stranded in stream order (the rest of the pipe follows it, by
+/// [`Transfer::strand_pipe`]).
 fn empty_by_copy(t: &mut Transfer<'_>, pipe: &mut Pipe, dst: BorrowedFd<'_>) -> io::Result<()> {
-    let mut buffer = t.take_buffer();
-    let res = (|| {
-        let buf = buffer.as_mut_slice();
-        while pipe.len > 0 {
-            let want = pipe.len.min(buf.len());
-            t.report_mut().count_call(Path::Buffered);
-            let n = match calls::read(pipe.read_end(), &mut buf[..want]) {
-                Ok(0) => return Err(io::Error::other("io_copy: the relay pipe ended early")),
-                Ok(n) => n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Err(err),
-            };
-            pipe.len -= n;
-            if let Err((err, off)) = fd_loop::write_all(t, &buf[..n], dst) {
-                t.strand(&buf[off..n]);
-                return Err(err);
-            }
-        }
-        Ok(())
-    })();
-    t.put_buffer(buffer);
+    // These bytes left the source's limit when they entered the pipe.
+    let outer = t.limit();
+    let before = t.consumed();
+    t.set_limit(pipe.len as u64);
+    let res = fd_loop::run(
+        t,
+        FdIn {
+            fd: pipe.read.as_fd(),
+            rewind: false,
+        },
+        dst,
+    );
+    pipe.len -= (t.consumed() - before) as usize;
+    t.set_limit(outer);
     res
 }
 
+/// Moves all `pipe` holds into a vector, leaving it empty.
+pub(crate) fn read_pipe(pipe: &mut Pipe) -> io::Result<Vec<u8>> {
+    let mut out = vec![0u8; pipe.len];
+    let mut got = 0;
+    while got < out.len() {
+        match calls::read(pipe.read.as_fd(), &mut out[got..]) {
+            Ok(0) => return Err(io::Error::other("io_copy: a held pipe ended early")),
+            Ok(n) => got += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+        pipe.len = out.len() - got;
+    }
+    Ok(out)
+}
+
+/// Delivers a held pipe to `dst` by splice; `Ok(false)` when `dst` refuses splice.
+pub(crate) fn deliver_pipe(
+    t: &mut Transfer<'_>,
+    pipe: &mut Pipe,
+    dst: BorrowedFd<'_>,
+) -> io::Result<bool> {
+    splice_out(t, pipe, dst)
+}
+
 impl Transfer<'_> {
-    /// Returns an empty relay pipe to the pool; a pipe still holding bytes goes to this copy's
-    /// [`Resumable`](crate::Resumable) if it has one with room, and is otherwise closed with
-    /// its bytes counted as stranded.
-    fn strand_pipe(&mut self, pipe: Pipe) {
+    /// Returns an empty relay pipe to the pool. A pipe still holding bytes goes to this copy's
+    /// [`Resumable`](crate::Resumable) if it has one (after any bytes it already holds), and is
+    /// otherwise closed with its bytes counted as stranded.
+    pub(crate) fn strand_pipe(&mut self, mut pipe: Pipe) {
         if pipe.len == 0 {
             return pipe::give(pipe);
         }
         let len = pipe.len as u64;
-        match &mut self.held {
-            Some(h) if h.is_empty() => {
-                **h = crate::resume::Held::Pipe(pipe);
+        match self.held.as_deref_mut() {
+            Some(h @ crate::resume::Held::Empty) => {
+                *h = crate::resume::Held::Pipe(pipe);
                 self.report_mut().add_held(len);
             }
+            Some(crate::resume::Held::Bytes(..)) => match read_pipe(&mut pipe) {
+                Ok(bytes) => {
+                    pipe::give(pipe);
+                    self.strand(&bytes);
+                }
+                Err(_) => self.report_mut().add_stranded(len),
+            },
             _ => self.report_mut().add_stranded(len),
         }
     }

@@ -3,9 +3,14 @@
 //! Creating and enlarging a pipe costs about 7–10 µs here, more than a small relay, so pipes are
 //! reused. The pool is a mutex-guarded stack of at most [`POOL_MAX`] pipes; a pipe is returned
 //! only when the kernel says it is empty, so no copy ever receives another copy's bytes.
+//!
+//! The pool belongs to the process that filled it: a child made by `fork` shares the parent's
+//! pipes, and two processes splicing through one pipe would mix their bytes. The pool is stamped
+//! with its process id and emptied (in the child, closing only the child's copies) when the id
+//! has changed.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::{Mutex, OnceLock};
 
 use rustix::pipe::PipeFlags;
@@ -15,8 +20,8 @@ pub(crate) const POOL_MAX: usize = 16;
 
 /// One pipe of the pool, with the bytes it holds by this crate's count.
 pub(crate) struct Pipe {
-    read: OwnedFd,
-    write: OwnedFd,
+    pub(crate) read: OwnedFd,
+    pub(crate) write: OwnedFd,
     /// Capacity in bytes, as the kernel reports it.
     pub(crate) capacity: usize,
     /// Bytes in the pipe: moved in by splice and not yet out.
@@ -24,14 +29,6 @@ pub(crate) struct Pipe {
 }
 
 impl Pipe {
-    pub(crate) fn read_end(&self) -> BorrowedFd<'_> {
-        self.read.as_fd()
-    }
-
-    pub(crate) fn write_end(&self) -> BorrowedFd<'_> {
-        self.write.as_fd()
-    }
-
     fn create() -> io::Result<Pipe> {
         let (read, write) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
         let capacity = rustix::pipe::fcntl_getpipe_size(&write)?;
@@ -46,7 +43,7 @@ impl Pipe {
     /// Asks for `want` bytes of capacity, capped by `/proc/sys/fs/pipe-max-size`. A refusal (for
     /// example over the per-user pipe limit) leaves the capacity as it was: not an error.
     fn resize(&mut self, want: usize) {
-        let want = want.clamp(4096, max_size());
+        let want = want.max(4096).min(max_size());
         if want == self.capacity {
             return;
         }
@@ -56,7 +53,27 @@ impl Pipe {
     }
 }
 
-static POOL: Mutex<Vec<Pipe>> = Mutex::new(Vec::new());
+/// The idle pipes, and the process they belong to.
+struct Pool {
+    pid: Option<rustix::process::Pid>,
+    pipes: Vec<Pipe>,
+}
+
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    pid: None,
+    pipes: Vec::new(),
+});
+
+/// The pool of this process, emptied first if it was filled by a parent before a `fork`.
+fn pool() -> std::sync::MutexGuard<'static, Pool> {
+    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let pid = rustix::process::getpid();
+    if pool.pid != Some(pid) {
+        pool.pipes.clear();
+        pool.pid = Some(pid);
+    }
+    pool
+}
 
 /// `/proc/sys/fs/pipe-max-size`, read once (1 MiB, the kernel default, if unreadable).
 fn max_size() -> usize {
@@ -71,7 +88,7 @@ fn max_size() -> usize {
 
 /// An empty pipe of (about) `want` bytes: from the pool, or new.
 pub(crate) fn take(want: usize) -> io::Result<Pipe> {
-    let pooled = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let pooled = pool().pipes.pop();
     let mut pipe = match pooled {
         Some(p) => p,
         None => Pipe::create()?,
@@ -86,14 +103,14 @@ pub(crate) fn give(pipe: Pipe) {
     if pipe.len != 0 || !rustix::io::ioctl_fionread(&pipe.read).is_ok_and(|n| n == 0) {
         return;
     }
-    let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-    if pool.len() < POOL_MAX {
-        pool.push(pipe);
+    let mut pool = pool();
+    if pool.pipes.len() < POOL_MAX {
+        pool.pipes.push(pipe);
     }
 }
 
 /// Idle pipes in the pool now.
 #[cfg(feature = "fault-injection")]
 pub fn idle() -> usize {
-    POOL.lock().unwrap_or_else(|e| e.into_inner()).len()
+    pool().pipes.len()
 }

@@ -1,0 +1,112 @@
+//! The read/write loop, the last path of every chain: one loop for descriptors and for `Read`
+//! and `Write` values alike, so the count, the limit and what happens to bytes read but not
+//! written are decided in one place.
+
+use std::io::{self, Read, Write};
+
+use crate::copier::{clamp, Transfer};
+use crate::report::{End, Path};
+
+/// Where the loop reads.
+pub(crate) trait Input {
+    /// Reads into `buf` (at the transfer's source offset, if it has one, advancing it).
+    fn read_into(&mut self, t: &mut Transfer<'_>, buf: &mut [u8]) -> io::Result<usize>;
+
+    /// Takes back the last `n` bytes read, if this input can: a file source moves its position
+    /// (or the transfer's offset) back. Returns whether it did.
+    fn unread(&mut self, t: &mut Transfer<'_>, n: usize) -> bool;
+}
+
+/// Where the loop writes.
+pub(crate) trait Output {
+    /// Writes from `buf` (at the transfer's sink offset, if it has one, advancing it).
+    fn write_from(&mut self, t: &mut Transfer<'_>, buf: &[u8]) -> io::Result<usize>;
+}
+
+/// A `Read` value: what it returned cannot be put back.
+pub(crate) struct Reader<'r, R: ?Sized>(pub(crate) &'r mut R);
+
+impl<R: Read + ?Sized> Input for Reader<'_, R> {
+    fn read_into(&mut self, _: &mut Transfer<'_>, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+
+    fn unread(&mut self, _: &mut Transfer<'_>, _: usize) -> bool {
+        false
+    }
+}
+
+/// A `Write` value.
+pub(crate) struct Writer<'w, W: ?Sized>(pub(crate) &'w mut W);
+
+impl<W: Write + ?Sized> Output for Writer<'_, W> {
+    fn write_from(&mut self, _: &mut Transfer<'_>, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+}
+
+/// Copies from `input` to `output` through the transfer's buffer until the input ends, the
+/// limit is reached or an error. Each write is counted as it lands; bytes read but not written
+/// are given back to the input if it can take them, and otherwise held or counted as stranded.
+pub(crate) fn pump<I: Input + ?Sized, O: Output + ?Sized>(
+    t: &mut Transfer<'_>,
+    input: &mut I,
+    output: &mut O,
+) -> io::Result<()> {
+    let mut buffer = t.take_buffer();
+    let res = run(t, buffer.as_mut_slice(), input, output);
+    t.put_buffer(buffer);
+    res
+}
+
+fn run<I: Input + ?Sized, O: Output + ?Sized>(
+    t: &mut Transfer<'_>,
+    buf: &mut [u8],
+    input: &mut I,
+    output: &mut O,
+) -> io::Result<()> {
+    while t.limit() > 0 {
+        let want = clamp(t.limit(), buf.len());
+        t.report_mut().count_call(Path::Buffered);
+        let n = match input.read_into(t, &mut buf[..want]) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n.min(want),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(blocked(t, e, End::Source)),
+        };
+        t.set_limit(t.limit() - n as u64);
+        let mut off = 0;
+        while off < n {
+            t.report_mut().count_call(Path::Buffered);
+            let err = match output.write_from(t, &buf[off..n]) {
+                Ok(0) => io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "io_copy: the sink accepted no bytes",
+                ),
+                Ok(m) => {
+                    let m = m.min(n - off);
+                    off += m;
+                    t.report_mut().record(Path::Buffered, m as u64);
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => blocked(t, e, End::Sink),
+            };
+            if input.unread(t, n - off) {
+                t.set_limit(t.limit() + (n - off) as u64);
+            } else {
+                t.strand(&buf[off..n]);
+            }
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+/// Notes which end was not ready when `e` is `WouldBlock`.
+pub(crate) fn blocked(t: &mut Transfer<'_>, e: io::Error, end: End) -> io::Error {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        t.report_mut().set_blocked_on(Some(end));
+    }
+    e
+}
