@@ -14,7 +14,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Once, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, JoinHandle};
@@ -707,18 +707,24 @@ fn copy_into(
 // Signal storms.
 // ---------------------------------------------------------------------------------------------
 
+/// SIGUSR1s handled, per storm: the handler adds to the slot of the thread it interrupts.
+static HANDLED: [AtomicU64; 64] = [const { AtomicU64::new(0) }; 64];
+static NEXT_SLOT: AtomicUsize = AtomicUsize::new(0);
+
 thread_local! {
-    /// SIGUSR1s this thread has handled. A const-initialized `Cell` needs no lazy set-up, so the
-    /// handler may touch it.
-    static HANDLED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// This thread's slot in `HANDLED`. A const-initialized `Cell` needs no lazy set-up, so the
+    /// signal handler may read it.
+    static SLOT: std::cell::Cell<usize> = const { std::cell::Cell::new(usize::MAX) };
 }
 
 extern "C" fn count_signal(_: libc::c_int) {
-    HANDLED.with(|h| h.set(h.get() + 1));
+    if let Some(c) = HANDLED.get(SLOT.with(|s| s.get())) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Installs the no-op SIGUSR1 handler, without SA_RESTART: a blocking call it interrupts fails
-/// with EINTR instead of being restarted by the kernel.
+/// with EINTR (or returns its partial count) instead of being restarted by the kernel.
 fn install_sigusr1_handler() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
@@ -728,10 +734,34 @@ fn install_sigusr1_handler() {
             SaFlags::empty(),
             SigSet::empty(),
         );
-        // SAFETY: the handler only bumps a const-initialized thread-local counter, which is
-        // async-signal-safe; nothing else in the process handles SIGUSR1.
+        // SAFETY: the handler only reads a const-initialized thread-local and bumps an atomic,
+        // both async-signal-safe; nothing else in the process handles SIGUSR1.
         unsafe { sigaction(Signal::SIGUSR1, &action) }.expect("sigaction");
     });
+}
+
+/// A counter of the signals one storm's target handles.
+#[derive(Clone, Copy)]
+struct Tally(&'static AtomicU64);
+
+impl Tally {
+    fn new() -> Tally {
+        let slot = NEXT_SLOT.fetch_add(1, Ordering::Relaxed);
+        Tally(HANDLED.get(slot).expect("fewer than 64 storms per process"))
+    }
+
+    fn get(self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Waits until `n` more signals are handled, at most 10 s; returns how many were.
+    fn wait_for(self, n: u64) -> u64 {
+        let (base, t0) = (self.get(), Instant::now());
+        while self.get() - base < n && t0.elapsed() < Duration::from_secs(10) {
+            thread::sleep(Duration::from_micros(100));
+        }
+        self.get() - base
+    }
 }
 
 /// SIGUSR1 sent to one thread every few microseconds until dropped.
@@ -741,9 +771,15 @@ struct Storm {
 }
 
 impl Storm {
-    /// Starts a storm aimed at the calling thread, which must drop it before it exits.
-    fn at_this_thread() -> Storm {
+    /// Starts a storm aimed at the calling thread, counted in `tally`. The calling thread must
+    /// drop it before it exits.
+    fn at_this_thread(tally: Tally) -> Storm {
         install_sigusr1_handler();
+        let slot = HANDLED
+            .iter()
+            .position(|c| std::ptr::eq(c, tally.0))
+            .unwrap();
+        SLOT.with(|s| s.set(slot));
         // SAFETY: pthread_self has no preconditions.
         let target = unsafe { libc::pthread_self() };
         let stop = Arc::new(AtomicBool::new(false));
@@ -777,9 +813,12 @@ impl Storm {
 
     fn halt(&mut self) -> u64 {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread
+        let sent = self
+            .thread
             .take()
-            .map_or(0, |t| t.join().expect("signal thread"))
+            .map_or(0, |t| t.join().expect("signal thread"));
+        SLOT.with(|s| s.set(usize::MAX));
+        sent
     }
 }
 
@@ -796,16 +835,52 @@ fn signal_storm_interrupts_blocking_reads() {
     let _g = shared();
     watchdog("storm sanity", 10, || {
         let (mut rd, _wr) = io::pipe().unwrap();
-        let storm = Storm::at_this_thread();
+        let tally = Tally::new();
+        let storm = Storm::at_this_thread(tally);
         let err = rd.read(&mut [0u8; 16]).expect_err("nothing to read");
         let sent = storm.stop();
         assert_eq!(err.kind(), io::ErrorKind::Interrupted, "{err}");
-        assert!(sent > 0 && HANDLED.with(|h| h.get()) > 0, "signals arrived");
+        assert!(sent > 0 && tally.get() > 0, "signals arrived");
     });
 }
 
-/// A large copy on each path under a signal storm aimed at the copying thread: every EINTR is
-/// retried (never taken for "fall back" or an error), and the bytes and the count are exact.
+/// Signals the copying thread handles while its peer stalls halfway, so that the copy is blocked
+/// in the kernel: each one interrupts a blocking call.
+const STALL_SIGNALS: u64 = 20;
+
+/// Feeds `data` to `w`, stalling halfway until the copying thread has handled
+/// [`STALL_SIGNALS`] signals (if `tally` is given); returns the signals handled in the stall.
+fn stalling_feed<W: Write + Send + 'static>(
+    mut w: W,
+    data: Vec<u8>,
+    tally: Option<Tally>,
+) -> JoinHandle<u64> {
+    thread::spawn(move || {
+        let half = data.len() / 2;
+        w.write_all(&data[..half]).unwrap();
+        let during = tally.map_or(0, |t| t.wait_for(STALL_SIGNALS));
+        w.write_all(&data[half..]).unwrap();
+        during
+    })
+}
+
+/// Reads `r` to its end, stalling after half of `total` bytes as [`stalling_feed`] does.
+fn stalling_drain<R: Read + Send + 'static>(
+    mut r: R,
+    total: usize,
+    tally: Option<Tally>,
+) -> JoinHandle<(Vec<u8>, u64)> {
+    thread::spawn(move || {
+        let mut got = read_n(&mut r, total / 2);
+        let during = tally.map_or(0, |t| t.wait_for(STALL_SIGNALS));
+        r.read_to_end(&mut got).unwrap();
+        (got, during)
+    })
+}
+
+/// A large copy on each path under a signal storm aimed at the copying thread, whose peer
+/// stalls halfway until signals have interrupted the blocked copy: every EINTR is retried
+/// (never taken for "fall back" or an error), and the bytes and the count are exact.
 #[rstest]
 #[case::copy_file_range("file", "file", Copier::new().chunk_size(1 << 20), Path::CopyFileRange)]
 #[case::sendfile("file", "tcp", Copier::new(), Path::Sendfile)]
@@ -826,46 +901,81 @@ fn signal_storm_is_retried_on_every_path(
         let total = 16 << 20;
         let data = big_pattern(total, 107);
         let dir = scratch();
+        let tally = Tally::new();
+        // The sink's reader stalls; with a file sink, the source's feeder does; copy_file_range
+        // never blocks, so signals land between its calls.
+        let reader_stalls = to != "file";
+        let feeder_stalls = to == "file" && from != "file";
         let mut feeder = None;
         let mut src: File = match from {
             "file" => source_file(dir.path(), "src", &data).0,
             "pipe" => {
                 let (r, w) = io::pipe().unwrap();
-                feeder = Some(feed(w, data.clone()));
+                feeder = Some(stalling_feed(
+                    w,
+                    data.clone(),
+                    feeder_stalls.then_some(tally),
+                ));
                 File::from(OwnedFd::from(r))
             }
             kind => {
                 let (a, b) = stream_pair(kind);
-                feeder = Some(feed(a, data.clone()));
+                feeder = Some(stalling_feed(
+                    a,
+                    data.clone(),
+                    feeder_stalls.then_some(tally),
+                ));
                 b
             }
         };
-        let (mut dst, out): (File, Option<JoinHandle<Vec<u8>>>) = match to {
+        let (mut dst, out) = match to {
             "file" => (sink_file(dir.path(), "dst").0, None),
             "pipe" => {
                 let (r, w) = io::pipe().unwrap();
-                (File::from(OwnedFd::from(w)), Some(drain(r)))
+                let out = stalling_drain(r, total, reader_stalls.then_some(tally));
+                (File::from(OwnedFd::from(w)), Some(out))
             }
             kind => {
-                let (a, b) = stream_pair(kind);
-                (a, Some(drain(b)))
+                // Small TCP buffers: autotuned ones could take the whole second half while
+                // the reader stalls, and the copy would never block.
+                let (a, b) = match kind {
+                    "tcp" => {
+                        let (a, b) = tcp_pair_bufs(256 << 10, 256 << 10);
+                        (File::from(OwnedFd::from(a)), File::from(OwnedFd::from(b)))
+                    }
+                    _ => stream_pair(kind),
+                };
+                let out = stalling_drain(b, total, reader_stalls.then_some(tally));
+                (a, Some(out))
             }
         };
-        let storm = Storm::at_this_thread();
-        while HANDLED.with(|h| h.get()) == 0 {
-            std::hint::spin_loop(); // the storm is on before the copy starts
-        }
-        let before = HANDLED.with(|h| h.get());
+        let storm = Storm::at_this_thread(tally);
         let res = copier.copy(&mut src, &mut dst);
         let sent = storm.stop();
-        let handled = HANDLED.with(|h| h.get()) - before;
         let report =
             res.unwrap_or_else(|e| panic!("{from}→{to} under signals: {e}; {}", e.report()));
-        eprintln!("{from}→{to}: {sent} signals sent, {handled} handled: {report}");
-        if path != Path::CopyFileRange {
-            // copy_file_range never sleeps in the kernel, so signals land between its calls;
-            // every other path blocks on its peer and is interrupted there.
-            assert!(handled > 0, "signals arrived during the copy");
+        let mut during = feeder.map_or(0, |f| f.join().unwrap());
+        let got = match out {
+            Some(reader) => {
+                drop(dst);
+                let (got, d) = reader.join().unwrap();
+                during += d;
+                got
+            }
+            None => {
+                assert_eq!(position(&mut dst), total as u64, "sink position");
+                std::fs::read(dir.path().join("dst")).unwrap()
+            }
+        };
+        eprintln!(
+            "{from}→{to}: {sent} signals sent, {} handled, {during} while the peer stalled: {report}",
+            tally.get()
+        );
+        if reader_stalls || feeder_stalls {
+            assert!(
+                during >= STALL_SIGNALS,
+                "signals interrupted the blocked copy: {during}"
+            );
         }
         assert_eq!(report.written(), total as u64, "count: {report}");
         assert_eq!(
@@ -878,22 +988,6 @@ fn signal_storm_is_retried_on_every_path(
             report.fallback_from(path).is_none(),
             "EINTR is no reason to leave {path}: {report}"
         );
-        if let Some(f) = feeder {
-            f.join().unwrap();
-        }
-        let got = match out {
-            Some(reader) => {
-                drop(dst);
-                reader.join().unwrap()
-            }
-            None => {
-                assert_eq!(position(&mut dst), total as u64, "sink position");
-                seek(&mut dst, 0);
-                let mut v = Vec::new();
-                dst.read_to_end(&mut v).unwrap();
-                v
-            }
-        };
         assert_eq!(got.len(), total, "what arrived");
         assert!(got == data, "bytes in order");
         if from == "file" {
@@ -906,11 +1000,39 @@ fn signal_storm_is_retried_on_every_path(
 // Non-blocking descriptors on every path.
 // ---------------------------------------------------------------------------------------------
 
+/// Opened once: peers wait on it (at most 10 s) before they let a copy go on.
+#[derive(Clone, Default)]
+struct Gate(Arc<GateState>);
+
+#[derive(Default)]
+struct GateState {
+    open: std::sync::Mutex<bool>,
+    opened: std::sync::Condvar,
+}
+
+impl Gate {
+    fn open(&self) {
+        *self.0.open.lock().unwrap() = true;
+        self.0.opened.notify_all();
+    }
+
+    fn wait(&self) {
+        let open = self.0.open.lock().unwrap();
+        let timeout = Duration::from_secs(10);
+        let _ = self.0.opened.wait_timeout_while(open, timeout, |o| !*o);
+    }
+}
+
 /// Drives a resumable copy from `src` to `dst` until it completes, waiting whenever it answers
 /// WouldBlock. Checks each round: nothing stranded, what is held is reported, and a file
 /// source's position is exactly the bytes delivered so far. Returns the total written, the
 /// WouldBlock rounds, and the bytes per path over all rounds.
-fn resume_to_end(copier: Copier, src: &mut File, dst: &mut File) -> (u64, u64, [u64; 4]) {
+fn resume_to_end(
+    copier: Copier,
+    src: &mut File,
+    dst: &mut File,
+    gate: &Gate,
+) -> (u64, u64, [u64; 4]) {
     let file_src = src.metadata().unwrap().file_type().is_file();
     let mut copy = copier.resumable();
     let (mut written, mut rounds) = (0u64, 0u64);
@@ -929,6 +1051,7 @@ fn resume_to_end(copier: Copier, src: &mut File, dst: &mut File) -> (u64, u64, [
                 break;
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                gate.open();
                 rounds += 1;
                 written += e.written();
                 add(e.report());
@@ -989,6 +1112,7 @@ fn nonblocking_ends_resume_to_completion_on_every_path(
         let data = big_pattern(total, 108);
         let dir = scratch();
         let (from, to) = pair.split_once('-').unwrap();
+        let gate = Gate::default();
         let mut feeder = None;
         let mut src: File = match from {
             "file" => source_file(dir.path(), "src", &data).0,
@@ -1001,12 +1125,16 @@ fn nonblocking_ends_resume_to_completion_on_every_path(
                     (Box::new(a), b)
                 };
                 set_nonblocking(&r);
-                // A slow feeder, so the source runs dry and answers EAGAIN.
-                let data = data.clone();
+                // A feeder that stops after its first chunk until the copy has seen
+                // WouldBlock, then goes on slowly, so the source runs dry and answers EAGAIN.
+                let (data, gate) = (data.clone(), gate.clone());
                 feeder = Some(thread::spawn(move || {
                     let mut w = w;
-                    for chunk in data.chunks(200_000) {
+                    for (i, chunk) in data.chunks(200_000).enumerate() {
                         w.write_all(chunk).unwrap();
+                        if i == 0 {
+                            gate.wait();
+                        }
                         thread::sleep(Duration::from_micros(300));
                     }
                 }));
@@ -1029,8 +1157,11 @@ fn nonblocking_ends_resume_to_completion_on_every_path(
                     _ => stream_pair(kind),
                 };
                 set_nonblocking(&w);
-                // A slow reader, so the sink fills and answers EAGAIN.
+                // A reader that starts only once the copy has seen WouldBlock, and then
+                // reads slowly, so the sink fills and answers EAGAIN.
+                let gate = gate.clone();
                 let reader = thread::spawn(move || {
+                    gate.wait();
                     let mut r = r;
                     let mut got = Vec::new();
                     let mut buf = vec![0u8; 128 * 1024];
@@ -1046,7 +1177,7 @@ fn nonblocking_ends_resume_to_completion_on_every_path(
                 (w, Some(reader))
             }
         };
-        let (written, rounds, by_path) = resume_to_end(copier, &mut src, &mut dst);
+        let (written, rounds, by_path) = resume_to_end(copier, &mut src, &mut dst, &gate);
         if let Some(f) = feeder {
             f.join().unwrap();
         }
