@@ -6,6 +6,7 @@
 #
 #   fuzz/smoke.sh                  # every target, 60 s each
 #   FUZZ_SECONDS=600 fuzz/smoke.sh offsets
+#   FUZZ_LOG_DIR=/tmp/fuzz-logs fuzz/smoke.sh   # keep each target's full libFuzzer log
 #
 # New inputs the fuzzer finds go to a scratch directory, not into fuzz/corpus/: commit only
 # minimized crashes (cargo fuzz tmin) and the odd seed by hand. IO_COPY_FUZZ_TOLERATE_KNOWN=1
@@ -41,7 +42,8 @@ for t in "${targets[@]}"; do
     # known bug that the fuzzer finds again still fails the run.
     mkdir -p "$work/corpus/$t"
     find "corpus/$t" -maxdepth 1 -type f ! -name 'known-bug-*' -exec cp {} "$work/corpus/$t/" \;
-    log="$work/$t.log"
+    log="${FUZZ_LOG_DIR:-$work}/$t.log"
+    mkdir -p "$(dirname "$log")"
     echo "=== fuzz $t for ${secs} s"
     set +e
     cargo fuzz run "${fuzz_flags[@]}" "$t" "$work/corpus/$t" -- \
