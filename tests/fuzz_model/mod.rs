@@ -20,7 +20,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, LineWriter, Read, Seek, SeekFrom, Take, Write};
-use std::io::{PipeReader, PipeWriter};
+use std::io::{Cursor, PipeReader, PipeWriter};
 use std::os::fd::BorrowedFd;
 use std::os::unix::fs::FileExt;
 use std::os::unix::net::UnixStream;
@@ -199,6 +199,8 @@ pub enum Src {
     File(File),
     Pipe(PipeReader),
     Sock(UnixStream),
+    /// In memory: a `Cursor` writes its bytes straight to the sink.
+    Mem(Cursor<Vec<u8>>),
     Take(Box<Take<Src>>),
     Buf(Box<BufReader<Src>>),
     Boxed(Box<Src>),
@@ -210,6 +212,7 @@ impl Read for Src {
             Src::File(f) => f.read(buf),
             Src::Pipe(p) => p.read(buf),
             Src::Sock(s) => s.read(buf),
+            Src::Mem(c) => c.read(buf),
             Src::Take(t) => t.read(buf),
             Src::Buf(b) => b.read(buf),
             Src::Boxed(b) => b.read(buf),
@@ -227,6 +230,7 @@ impl WriterTo for Src {
             Src::File(f) => f.write_to(w, t),
             Src::Pipe(p) => p.write_to(w, t),
             Src::Sock(s) => s.write_to(w, t),
+            Src::Mem(c) => c.write_to(w, t),
             Src::Take(x) => x.write_to(w, t),
             Src::Buf(b) => b.write_to(w, t),
             Src::Boxed(b) => b.write_to(w, t),
@@ -238,6 +242,7 @@ impl WriterTo for Src {
             Src::File(f) => f.source_fd(),
             Src::Pipe(p) => p.source_fd(),
             Src::Sock(s) => s.source_fd(),
+            Src::Mem(c) => c.source_fd(),
             Src::Take(x) => x.source_fd(),
             Src::Buf(b) => b.source_fd(),
             Src::Boxed(b) => b.source_fd(),
@@ -286,6 +291,9 @@ impl Src {
             }
             Src::Sock(s) => {
                 s.read_to_end(out).expect("harness: read the source's rest");
+            }
+            Src::Mem(c) => {
+                c.read_to_end(out).expect("harness: read the source's rest");
             }
             Src::Take(t) => t.get_mut().rest(out),
             Src::Buf(b) => {
@@ -461,7 +469,17 @@ impl Feed {
 fn source(end: End, data: &[u8], pos: u64, prefill: usize) -> (Src, Feed) {
     let split = prefill.min(data.len());
     let (src, mut w): (Src, Box<dyn Write + Send>) = match end {
-        End::File | End::Vec => {
+        End::Vec => {
+            let mut c = Cursor::new(data.to_vec());
+            c.set_position(pos);
+            let feed = Feed {
+                rest: Vec::new(),
+                writer: None,
+                thread: None,
+            };
+            return (Src::Mem(c), feed);
+        }
+        End::File => {
             let f = file_with(data, pos, false);
             let feed = Feed {
                 rest: Vec::new(),
@@ -1368,7 +1386,8 @@ fn after(
 }
 
 /// Any nesting of `Take`, `BufReader` (holding bytes it read ahead), `Box`, `BufWriter` (holding
-/// unflushed bytes) and `LineWriter` around file, pipe and Unix socket ends, against
+/// unflushed bytes) and `LineWriter` around file, pipe and Unix socket ends (and in-memory
+/// `Cursor` and `Vec` ends), against
 /// `std::io::copy` on an identically built pair: count, bytes, `Take` remainders, what is left
 /// in the source and the sink's position.
 pub fn wrappers(data: &[u8]) {
@@ -1376,8 +1395,9 @@ pub fn wrappers(data: &[u8]) {
     let mut content = u.content();
     content.truncate(1 << 20);
     let (copier, _) = u.copier(content.len());
-    let src_end = [End::File, End::Pipe, End::Sock][u.below(3)];
-    let src_pos = if src_end == End::File {
+    // End::Vec as a source: a Cursor over the bytes.
+    let src_end = [End::File, End::Pipe, End::Sock, End::Vec][u.below(4)];
+    let src_pos = if matches!(src_end, End::File | End::Vec) {
         u64::from(u.u16()) % (content.len() as u64 + 16)
     } else {
         0
