@@ -3097,7 +3097,6 @@ fn nonblocking_loop_with_neither_end_ready_returns_at_once(
 
 /// The same through splice (pipe, TCP or Unix socket into a pipe, directly).
 #[rstest]
-#[ignore = "library bug: unready_end() polls with no timeout (rustix 1.x poll(None) waits forever), so a non-blocking splice blocks"]
 fn nonblocking_splice_with_neither_end_ready_returns_at_once(
     #[values("pipe", "tcp", "unix")] from: &str,
 ) {

@@ -198,7 +198,11 @@ fn unready_end(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Option<End> {
         PollFd::new(&src, PollFlags::IN),
         PollFd::new(&dst, PollFlags::OUT),
     ];
-    poll(&mut fds, None).ok()?;
+    let now = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    poll(&mut fds, Some(&now)).ok()?;
     if !fds[0]
         .revents()
         .intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR)
