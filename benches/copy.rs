@@ -25,7 +25,15 @@
 //! against `seek` + `take` + `std::io::copy` and a `pread`/`pwrite` loop.
 
 #[cfg(target_os = "linux")]
-criterion::criterion_main!(linux::benches);
+#[cfg(target_os = "linux")]
+fn main() {
+    // What criterion_main! does, with the scratch files removed at the end (also on a panic).
+    let _scratch = linux::Scratch;
+    linux::benches();
+    criterion::Criterion::default()
+        .configure_from_args()
+        .final_summary();
+}
 
 #[cfg(not(target_os = "linux"))]
 fn main() {
@@ -414,23 +422,39 @@ mod linux {
         }
     }
 
+    /// The scratch directories: one on tmpfs, one on the disk under target/.
     struct Dirs {
-        tmpfs: tempfile::TempDir,
-        disk: tempfile::TempDir,
+        tmpfs: PathBuf,
+        disk: PathBuf,
     }
 
+    static DIRS: OnceLock<Dirs> = OnceLock::new();
+
     fn dirs() -> &'static Dirs {
-        static DIRS: OnceLock<Dirs> = OnceLock::new();
         DIRS.get_or_init(|| {
             let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
+            let scratch = |builder: &mut tempfile::Builder, dir: &FsPath| {
+                let made = builder.prefix("io_copy-bench-").tempdir_in(dir);
+                made.unwrap_or_else(|e| panic!("a scratch dir in {}: {e}", dir.display()))
+                    .keep()
+            };
             Dirs {
-                tmpfs: tempfile::tempdir_in("/dev/shm").expect("a scratch dir on /dev/shm"),
-                disk: tempfile::Builder::new()
-                    .prefix("bench-")
-                    .tempdir_in(&target)
-                    .expect("a scratch dir under target/"),
+                tmpfs: scratch(&mut tempfile::Builder::new(), FsPath::new("/dev/shm")),
+                disk: scratch(&mut tempfile::Builder::new(), &target),
             }
         })
+    }
+
+    /// Removes the scratch directories when dropped.
+    pub struct Scratch;
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            if let Some(d) = DIRS.get() {
+                let _ = fs::remove_dir_all(&d.tmpfs);
+                let _ = fs::remove_dir_all(&d.disk);
+            }
+        }
     }
 
     #[derive(Clone, Copy)]
@@ -441,8 +465,8 @@ mod linux {
 
     fn dir(at: Place) -> &'static FsPath {
         match at {
-            Place::Tmpfs => dirs().tmpfs.path(),
-            Place::Disk => dirs().disk.path(),
+            Place::Tmpfs => &dirs().tmpfs,
+            Place::Disk => &dirs().disk,
         }
     }
 
@@ -705,7 +729,7 @@ mod linux {
                 g.bench_function(BenchmarkId::new(name, size_id(n)), |b| {
                     let mut slot = files.borrow_mut();
                     let (src, dst, dst_path) = slot.get_or_insert_with(|| {
-                        let dir = dirs().tmpfs.path();
+                        let dir = &dirs().tmpfs;
                         let src_path = dir.join(format!("at-src-{n}"));
                         let mut bytes = vec![0xAA; HEADER as usize];
                         bytes.extend_from_slice(&pattern()[..n as usize]);

@@ -116,7 +116,7 @@ mod tour {
 
     thread_local! {
         static LOOP_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
-        /// The pipe a splice from a file into a non-pipe goes through, kept like Go's pipe pool.
+        /// The pipe a splice from a file into a non-pipe goes through, kept like io_copy's pool.
         static RELAY_PIPE: RefCell<Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)>> =
             const { RefCell::new(None) };
     }
@@ -167,7 +167,11 @@ mod tour {
                     RELAY_PIPE.with(|p| -> io::Result<()> {
                         let mut p = p.borrow_mut();
                         if p.is_none() {
-                            *p = Some(rustix::pipe::pipe()?);
+                            let (r, w) = rustix::pipe::pipe()?;
+                            // As large as io_copy's relay pipe; a refusal keeps 64 KiB.
+                            let _ =
+                                rustix::pipe::fcntl_setpipe_size(&w, io_copy::DEFAULT_PIPE_SIZE);
+                            *p = Some((r, w));
                         }
                         let (pr, pw) = p.as_ref().expect("just set");
                         loop {
