@@ -68,6 +68,7 @@
 //! | EPERM      | old Docker seccomp profile, immutable files         | seccomp                        |
 //! | EIO        | CIFS (golang/go#42400)                              | –                              |
 //! | EOVERFLOW  | offset past the sink filesystem's maximum file size | the same                       |
+//! | EFBIG      | sink at its maximum size, checked before the source's end | the same: the loop reads first, so a source at its end still ends with `Ok` |
 //! | EBADF      | O_APPEND sink set after the check (golang/go#79660) | –                              |
 //!
 //! [`Copier::copy_range`]: crate::Copier::copy_range
@@ -141,6 +142,7 @@ fn is_fallback(path: Path, errno: Errno) -> bool {
             Errno::IO,
             Errno::BADF,
             Errno::OVERFLOW,
+            Errno::FBIG,
         ]
         .contains(&errno),
         Path::Sendfile | Path::Splice => [
@@ -149,6 +151,7 @@ fn is_fallback(path: Path, errno: Errno) -> bool {
             Errno::OPNOTSUPP,
             Errno::PERM,
             Errno::OVERFLOW,
+            Errno::FBIG,
         ]
         .contains(&errno),
         Path::Buffered => false,
@@ -490,7 +493,14 @@ fn empty_by_copy(t: &mut Transfer<'_>, pipe: &mut Pipe, dst: BorrowedFd<'_>) -> 
     );
     pipe.len -= (t.consumed() - before) as usize;
     t.set_limit(outer);
-    res
+    match res {
+        // A pipe that holds bytes cannot read as ended; if it does, say so rather than go on
+        // with a hole in the stream.
+        Ok(()) if pipe.len > 0 => Err(io::Error::other(
+            "io_copy: the relay pipe read as ended while it held bytes",
+        )),
+        res => res,
+    }
 }
 
 /// Moves all `pipe` holds into a vector, leaving it empty.
