@@ -2,7 +2,7 @@
 //! source/sink pair and size.
 //!
 //! ```text
-//! cargo bench --bench copy                  # everything, about 10 minutes on 2 cores
+//! cargo bench --bench copy                  # everything, about 7 minutes on 2 cores
 //! cargo bench --bench copy -- file_pipe     # one group (criterion's usual filter)
 //! cargo bench --bench copy -- '/1MiB'       # one size in every group
 //! ```
