@@ -150,3 +150,7 @@ pub fn cases(default: u32) -> u32 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
+
+pub mod mounts;
+pub mod netns;
+pub mod seccomp;
