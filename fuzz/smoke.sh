@@ -9,8 +9,7 @@
 #   FUZZ_LOG_DIR=/tmp/fuzz-logs fuzz/smoke.sh   # keep each target's full libFuzzer log
 #
 # New inputs the fuzzer finds go to a scratch directory, not into fuzz/corpus/: commit only
-# minimized crashes (cargo fuzz tmin) and the odd seed by hand. IO_COPY_FUZZ_TOLERATE_KNOWN=1
-# makes the model look past the known bugs (fuzz/corpus/*/known-bug-*), for long runs.
+# minimized crashes (cargo fuzz tmin) and the odd seed by hand.
 #
 # Sanitizer: none. The crate forbids unsafe code and std is not instrumented, so AddressSanitizer
 # would find little at several times the cost; debug assertions (-a) are on, so an arithmetic
@@ -65,6 +64,8 @@ done
 if [ ${#failed[@]} -gt 0 ]; then
     echo "=== fuzz: crashes in ${failed[*]}; reproduce with:"
     echo "    cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run ${fuzz_flags[*]} TARGET artifacts/TARGET/crash-..."
+    echo "    (IO_COPY_FUZZ_DEBUG=1 prints the decoded case; minimize with cargo fuzz tmin, then keep"
+    echo "    the input in fuzz/corpus/TARGET/, which cargo test --test fuzz_replay replays)"
     exit 1
 fi
 echo "=== fuzz: ${targets[*]} ran ${secs} s each without a crash"

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 ///
 /// A file named `known-bug-*` reproduces a library bug that is reported and not fixed yet: it
 /// must still fail, so `cargo test` stays green meanwhile and says so once the bug is fixed
-/// (then rename the file `crash-*`, and drop the model's tolerance for it).
+/// (then rename the file `crash-*`).
 fn replay(target: &str, model: fn(&[u8])) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("fuzz/corpus")

@@ -589,37 +589,6 @@ fn check_file(f: &File, base: &[u8], at: u64, data: &[u8], what: &str) {
     }
 }
 
-/// Known bug, kept as `fuzz/corpus/offsets/known-bug-efbig-*`: when a sink file's position is
-/// (or, after the copy, ends) exactly at i64::MAX, the next copy_file_range answers EFBIG before
-/// it looks at the source, and the copy fails with `FileTooLarge` although the source had
-/// nothing more: a read/write loop ends with `Ok` (or, for a source also at the edge, with
-/// EINVAL). True for that outcome only when `IO_COPY_FUZZ_TOLERATE_KNOWN` is set, so a long
-/// run can look past the bug; the replay test and the smoke run are strict.
-fn known_bug_efbig_at_max(dst: End, land_at: u64, count: u64, kind: Option<io::ErrorKind>) -> bool {
-    std::env::var_os("IO_COPY_FUZZ_TOLERATE_KNOWN").is_some()
-        && dst == End::File
-        && kind == Some(io::ErrorKind::FileTooLarge)
-        && land_at.checked_add(count) == Some(I64_MAX)
-}
-
-/// Known bug, kept as `fuzz/corpus/fallbacks/known-bug-relay-pipe-read-zero-loses-bytes`: a
-/// socket relay whose sink refuses splice empties its pipe with the read/write loop; when a
-/// read of that pipe answers 0 (the fault seam's `Zero`), the loop takes it for the end, the
-/// bytes still in the pipe are counted as stranded, and the copy goes on and ends with `Ok`:
-/// the sink misses those bytes in the middle of the output (and a later error does not tell
-/// either). True for such an outcome only when `IO_COPY_FUZZ_TOLERATE_KNOWN` is set.
-fn known_bug_relay_read_zero(src: End, hit: &[(Syscall, Vec<Fault>)], stranded: u64) -> bool {
-    std::env::var_os("IO_COPY_FUZZ_TOLERATE_KNOWN").is_some()
-        && src == End::Sock
-        && stranded > 0
-        && hit.iter().any(|(call, faults)| {
-            *call == Syscall::Read
-                && faults
-                    .iter()
-                    .any(|f| matches!(f, Fault::Zero | Fault::Short(0)))
-        })
-}
-
 /// Prints the decoded case when `IO_COPY_FUZZ_DEBUG` is set, to triage an input.
 fn trace(what: &str) {
     if std::env::var_os("IO_COPY_FUZZ_DEBUG").is_some() {
@@ -842,9 +811,7 @@ pub fn offsets(data: &[u8]) {
             kind,
             Some(io::ErrorKind::InvalidInput | io::ErrorKind::FileTooLarge)
         );
-    if known_bug_efbig_at_max(dst_end, land_at, count, kind) {
-        // Tolerated only with IO_COPY_FUZZ_TOLERATE_KNOWN set: see the function.
-    } else if !invalid && !read_past_max && append_edge && failed_at_edge {
+    if !invalid && !read_past_max && append_edge && failed_at_edge {
         // The first write did not pass the check.
     } else if !invalid && !read_past_max && olen > room {
         assert!(
@@ -1147,9 +1114,6 @@ fn fallbacks_case(data: &[u8]) {
     let (mut count, kind, report) = outcome(&res);
     check_report(report, &what);
     let (mut stranded, mut held) = (report.stranded(), report.held());
-    if known_bug_relay_read_zero(src_end, &hit, stranded) {
-        return;
-    }
     assert!(
         count <= olen,
         "{what}: more bytes than the source had ({res:?})"
