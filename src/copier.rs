@@ -18,6 +18,11 @@ pub const MAX_CHUNK: usize = 0x7fff_f000;
 /// The capacity asked for the intermediate pipe of a splice relay.
 pub const DEFAULT_PIPE_SIZE: usize = 1024 * 1024;
 
+/// Copies known to be smaller than this take the read/write loop without probing the
+/// descriptors: below it, the `fstat`s, `getsockopt` and the two splices of a relay cost more than
+/// they save (the `tcp_tcp` and `unix_unix` groups of `benches/copy.rs` break even near 64 KiB).
+pub const DEFAULT_SMALL_COPY: u64 = 64 * 1024;
+
 /// Buffers up to this size are kept per thread between copies, so a copy allocates nothing.
 const CACHED_BUFFER_MAX: usize = 1024 * 1024;
 
@@ -51,6 +56,7 @@ pub struct Copier {
     pub(crate) chunk_size: usize,
     pub(crate) buffer_size: usize,
     pub(crate) pipe_size: usize,
+    pub(crate) small_copy: u64,
 }
 
 impl Default for Copier {
@@ -70,6 +76,7 @@ impl Copier {
             chunk_size: MAX_CHUNK,
             buffer_size: DEFAULT_BUFFER_SIZE,
             pipe_size: DEFAULT_PIPE_SIZE,
+            small_copy: DEFAULT_SMALL_COPY,
         }
     }
 
@@ -136,6 +143,15 @@ impl Copier {
     /// rounds it and caps it at `/proc/sys/fs/pipe-max-size`.
     pub const fn pipe_size(mut self, bytes: usize) -> Self {
         self.pipe_size = bytes;
+        self
+    }
+
+    /// Copies whose limit (from [`copy_n`](Copier::copy_n), [`Take`](std::io::Take) or
+    /// [`copy_range`](Copier::copy_range)) is below `bytes` take the read/write loop at once,
+    /// without probing the descriptors (default [`DEFAULT_SMALL_COPY`]); 0 sends every copy to the
+    /// kernel paths.
+    pub const fn small_copy(mut self, bytes: u64) -> Self {
+        self.small_copy = bytes;
         self
     }
 

@@ -79,7 +79,9 @@ mod resume;
 mod sys;
 mod traits;
 
-pub use copier::{Copier, Transfer, DEFAULT_BUFFER_SIZE, DEFAULT_PIPE_SIZE, MAX_CHUNK};
+pub use copier::{
+    Copier, Transfer, DEFAULT_BUFFER_SIZE, DEFAULT_PIPE_SIZE, DEFAULT_SMALL_COPY, MAX_CHUNK,
+};
 pub use report::{CopyError, End, Fallback, Path, PathStats, Reason, Report};
 pub use resume::Resumable;
 #[cfg(all(unix, feature = "fault-injection"))]

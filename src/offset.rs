@@ -41,19 +41,20 @@ impl Read for Section<'_> {
 }
 
 impl WriterTo for Section<'_> {
-    /// A sink with a descriptor gets the positional kernel paths; any other gets `pread` and
-    /// its `Write`. (`source_fd` stays `None`: reading the descriptor directly would read at the
-    /// file position.)
+    /// A sink with a descriptor gets the positional kernel paths, any other `pread` and its
+    /// `Write`; both read at the transfer's source offset, which a failed write moves back.
+    /// (`source_fd` stays `None`: reading the descriptor directly would read at the file
+    /// position.)
     fn write_to<W: ReaderFrom + ?Sized>(
         &mut self,
         w: &mut W,
         t: &mut Transfer<'_>,
     ) -> io::Result<u64> {
-        let Some(dst) = w.sink_fd() else {
-            return t.copy_buffered(self, w);
-        };
         t.src_off = Some(self.offset);
-        let res = t.copy_fds(self.file.as_fd(), dst);
+        let res = match w.sink_fd() {
+            Some(dst) => t.copy_fds(self.file.as_fd(), dst),
+            None => t.copy_fd_buffered(self.file.as_fd(), w),
+        };
         self.offset = t.src_off.take().unwrap_or(self.offset);
         res
     }

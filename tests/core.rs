@@ -956,3 +956,46 @@ fn same_file_at_offsets_is_bounded_and_refuses_overlap() {
     assert_eq!(r.written(), 1000);
     assert_eq!(&std::fs::read(&path).unwrap()[5000..6000], &data[..1000]);
 }
+
+/// Copies known to be small take the read/write loop at once: no fstat, no kernel path.
+#[test]
+fn small_known_copies_take_the_loop_without_probes() {
+    let dir = scratch();
+    let data = pattern(100_000, 32);
+    let (mut src, _) = source_file(dir.path(), "s", &data);
+    let (mut dst, p) = sink_file(dir.path(), "d");
+    let r = Copier::new().copy_n(&mut src, &mut dst, 4096).unwrap();
+    assert_eq!(
+        (r.main_path(), r.fallbacks().count()),
+        (Some(Path::Buffered), 0),
+        "{r}"
+    );
+    let r = Copier::new()
+        .small_copy(0)
+        .copy_n(&mut src, &mut dst, 4096)
+        .unwrap();
+    assert_eq!(r.main_path(), Some(Path::CopyFileRange), "{r}");
+    let r = Copier::new()
+        .copy(&mut (&mut src).take(io_copy::DEFAULT_SMALL_COPY), &mut dst)
+        .unwrap();
+    assert_eq!(
+        r.main_path(),
+        Some(Path::CopyFileRange),
+        "at the threshold: {r}"
+    );
+    io_copy::copy(&mut src, &mut dst).unwrap();
+    assert_eq!(std::fs::read(p).unwrap(), data);
+    assert_eq!((position(&mut src), position(&mut dst)), (100_000, 100_000));
+
+    // A failed small write still gives the bytes back to a file source.
+    let (mut src, _) = source_file(dir.path(), "s2", &data);
+    let (mut dst, _) = sink_file(dir.path(), "d2");
+    fault::inject(
+        Syscall::Write,
+        vec![Fault::Short(100), Fault::Errno(libc::EAGAIN)],
+    );
+    let e = Copier::new().copy_n(&mut src, &mut dst, 5000).unwrap_err();
+    fault::clear();
+    assert_eq!((e.written(), e.report().stranded()), (100, 0));
+    assert_eq!(position(&mut src), 100);
+}

@@ -308,8 +308,11 @@ impl Default for Knobs {
 }
 
 impl Knobs {
+    /// The policy under test. `small_copy(0)`: the model is the chain table at every size; the
+    /// small-copy rule (known small limits take the loop at once) has its own tests in core.rs.
     fn copier(&self) -> Copier {
         Copier::new()
+            .small_copy(0)
             .pipe_size(self.pipe)
             .share_file_pages(self.share)
             .chunk_size(self.chunk)

@@ -12,8 +12,9 @@ use crate::sys::calls::{self, Meta};
 pub(crate) struct FdIn<'a> {
     pub(crate) fd: BorrowedFd<'a>,
     /// A regular file or block device: bytes read but not written can be given back by moving
-    /// its position back, so a failed write loses nothing.
-    pub(crate) rewind: bool,
+    /// its position back, so a failed write loses nothing. `None`: not known yet, asked of
+    /// `fstat` only when a write fails.
+    pub(crate) rewind: Option<bool>,
 }
 
 impl Input for FdIn<'_> {
@@ -33,7 +34,10 @@ impl Input for FdIn<'_> {
             *off -= n as u64;
             return true;
         }
-        self.rewind && i64::try_from(n).is_ok_and(|back| calls::seek_cur(self.fd, -back).is_ok())
+        let rewind = *self
+            .rewind
+            .get_or_insert_with(|| Meta::of(self.fd).is_seekable());
+        rewind && i64::try_from(n).is_ok_and(|back| calls::seek_cur(self.fd, -back).is_ok())
     }
 }
 
@@ -64,8 +68,14 @@ pub(crate) fn copy_fd_to_writer<O: Output + ?Sized>(
     src: BorrowedFd<'_>,
     out: &mut O,
 ) -> io::Result<()> {
-    let rewind = Meta::of(src).is_seekable();
-    pump::pump(t, &mut FdIn { fd: src, rewind }, out)
+    pump::pump(
+        t,
+        &mut FdIn {
+            fd: src,
+            rewind: None,
+        },
+        out,
+    )
 }
 
 /// A copy of a file onto itself reads no further than the end the file had when the copy began,

@@ -16,6 +16,6 @@ pub(crate) fn copy_fds(
     if t.src_off.is_none() && t.dst_off.is_none() && s.same_file(&Meta::of(dst)) {
         fd_loop::cap_at_initial_end(t, src, s.size);
     }
-    let rewind = s.is_seekable();
+    let rewind = Some(s.is_seekable());
     fd_loop::run(t, FdIn { fd: src, rewind }, dst)
 }

@@ -251,6 +251,19 @@ pub(crate) fn copy_fds(
     if t.limit() == 0 {
         return Ok(());
     }
+    if t.limit() < t.copier().small_copy && t.dst_off.is_none() {
+        // Too small for the kernel paths to pay for their probes (the limit bounds a copy of a
+        // file onto itself; `copy_at`, which must refuse overlap, always probes). A failed write
+        // finds out then whether the source is a file that can take bytes back.
+        return fd_loop::run(
+            t,
+            FdIn {
+                fd: src,
+                rewind: None,
+            },
+            dst,
+        );
+    }
     let e = Ends {
         src,
         dst,
@@ -310,7 +323,7 @@ pub(crate) fn copy_fds(
     if done {
         return Ok(());
     }
-    let rewind = e.s.is_seekable();
+    let rewind = Some(e.s.is_seekable());
     fd_loop::run(t, FdIn { fd: src, rewind }, dst)
 }
 
@@ -487,7 +500,7 @@ fn empty_by_copy(t: &mut Transfer<'_>, pipe: &mut Pipe, dst: BorrowedFd<'_>) -> 
         t,
         FdIn {
             fd: pipe.read.as_fd(),
-            rewind: false,
+            rewind: Some(false),
         },
         dst,
     );
