@@ -425,7 +425,44 @@ impl Case {
         if !matches!(self.dst, Dst::File(_) | Dst::Append(_)) {
             self.prefix = 0;
         }
+        if self.inject == Inject::None {
+            self.inject = personality(self.src, self.dst);
+        }
         self
+    }
+}
+
+/// The emulated kernel of `IO_COPY_PERSONALITY`, as the seccomp filter a case without an
+/// injection of its own gets on its copy's thread (`ci/personalities.sh` runs the matrix under
+/// each). The model then expects the fallbacks that kernel would cause:
+/// - `pre-4.5`: copy_file_range gives ENOSYS;
+/// - `pre-2.6.33`: sendfile to anything but a socket gives EINVAL;
+/// - `no-splice`: splice gives ENOSYS;
+/// - `old-docker`: copy_file_range gives EPERM (Docker's seccomp profile before 20.10);
+/// - `pre-5.3-xdev`: copy_file_range between two filesystems gives EXDEV.
+fn personality(src: Src, dst: Dst) -> Inject {
+    let Ok(name) = std::env::var("IO_COPY_PERSONALITY") else {
+        return Inject::None;
+    };
+    let file_fs = |d: Dst| match d {
+        Dst::File(fs) | Dst::Append(fs) => Some(fs),
+        _ => None,
+    };
+    match name.as_str() {
+        "pre-4.5" => Inject::Seccomp(Syscall::CopyFileRange, libc::ENOSYS),
+        "pre-2.6.33" if !matches!(dst, Dst::Tcp(_) | Dst::Unix) => {
+            Inject::Seccomp(Syscall::Sendfile, libc::EINVAL)
+        }
+        "pre-2.6.33" => Inject::None,
+        "no-splice" => Inject::Seccomp(Syscall::Splice, libc::ENOSYS),
+        "old-docker" => Inject::Seccomp(Syscall::CopyFileRange, libc::EPERM),
+        "pre-5.3-xdev" => match (src, file_fs(dst)) {
+            (Src::File(a), Some(b)) if a != b => {
+                Inject::Seccomp(Syscall::CopyFileRange, libc::EXDEV)
+            }
+            _ => Inject::None,
+        },
+        other => panic!("IO_COPY_PERSONALITY={other}: not a personality"),
     }
 }
 
