@@ -1113,7 +1113,7 @@ fn fallbacks_case(data: &[u8]) {
 
     let (mut count, kind, report) = outcome(&res);
     check_report(report, &what);
-    let (mut stranded, mut held) = (report.stranded(), report.held());
+    let (stranded, mut held) = (report.stranded(), report.held());
     assert!(
         count <= olen,
         "{what}: more bytes than the source had ({res:?})"
