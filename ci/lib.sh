@@ -286,6 +286,12 @@ build_initrd() {
     for d in Cargo.toml src tests proptest-regressions; do
         if [[ -e $ROOT/$d ]]; then cp -r "$ROOT/$d" "$stage/crate/"; fi
     done
+    # The fuzz corpus, which tests/fuzz_replay.rs replays.
+    if [[ -d $ROOT/fuzz/corpus ]]; then
+        mkdir -p "$stage/crate/fuzz"
+        cp -r "$ROOT/fuzz/corpus" "$stage/crate/fuzz/"
+    fi
+    cp "$ROOT/ci/guest-args" "$stage/tests/GUEST_ARGS"
 
     # veth.ko and what it depends on, decompressed: busybox insmod takes plain .ko files.
     local moddir ko out

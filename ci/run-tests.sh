@@ -22,12 +22,18 @@ while read -r name <&3; do
     [ -n "$name" ] || continue
     total=$((total + 1))
     echo "@@BEGIN $name@@"
+    # In the guests, the arguments DIR/GUEST_ARGS gives this binary (ci/guest-args).
+    extra=
+    if [ "${IO_COPY_GUEST:-}" = 1 ] && [ -f "$dir/GUEST_ARGS" ]; then
+        extra=$(sed -n "s/^$name[[:space:]][[:space:]]*//p" "$dir/GUEST_ARGS")
+        [ -z "$extra" ] || echo "@@ARGS $name $extra@@"
+    fi
     start=$(date +%s)
     # The subshell records the binary's own status; tee's would hide it. stdin is /dev/null so a
     # test that reads stdin cannot eat the ORDER list.
     # shellcheck disable=SC2086 # IO_COPY_TEST_ARGS is a word list on purpose
     {
-        timeout "$limit" "$dir/$name" --test-threads="$threads" -q ${IO_COPY_TEST_ARGS:-} </dev/null 2>&1
+        timeout "$limit" "$dir/$name" --test-threads="$threads" -q ${IO_COPY_TEST_ARGS:-} $extra </dev/null 2>&1
         echo $? >"$scratch/rc"
     } | tee "$scratch/out"
     end=$(date +%s)

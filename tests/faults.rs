@@ -1642,8 +1642,12 @@ fn sealed_memfd_sink_stops_at_its_size_with_eperm() {
 
 /// A scratch directory on a disk filesystem: `CARGO_TARGET_TMPDIR`, under target/ (the system
 /// temp dir may be tmpfs, which refuses O_DIRECT).
+/// (In a qemu guest that path is made afresh on the guest's RAM-backed root, where O_DIRECT is
+/// refused and the test says so.)
 fn disk_scratch() -> tempfile::TempDir {
-    scratch_in(env!("CARGO_TARGET_TMPDIR"))
+    let dir = env!("CARGO_TARGET_TMPDIR");
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot make {dir}: {e}"));
+    scratch_in(dir)
 }
 
 /// O_DIRECT at either end, with an aligned and an unaligned length: each path either serves it

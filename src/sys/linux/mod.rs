@@ -194,6 +194,10 @@ fn classify(
     Failure::FallBack(Reason::Errno(errno.raw_os_error()))
 }
 
+fn sink_if(file_source: bool) -> Option<End> {
+    file_source.then_some(End::Sink)
+}
+
 /// Which end of a call that answered `EAGAIN` is not ready, by a `poll` that does not wait.
 fn unready_end(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Option<End> {
     use rustix::event::{poll, PollFd, PollFlags};
@@ -367,7 +371,8 @@ fn direct(
                 t.set_limit(t.limit() - n as u64);
                 t.report_mut().record(path, n as u64);
             }
-            Err(err) => match classify(t, path, err, (e.src, e.dst), None) {
+            // A file never blocks a reader: from a file, EAGAIN is the sink's.
+            Err(err) => match classify(t, path, err, (e.src, e.dst), sink_if(e.s.is_seekable())) {
                 Failure::Retry => {}
                 Failure::FallBack(reason) => {
                     t.fall_back(path, reason);
