@@ -951,6 +951,11 @@ struct Allowed {
     short_end: bool,
 }
 
+/// A result of 0 bytes.
+fn is_zero(f: &Fault) -> bool {
+    matches!(f, Fault::Zero | Fault::Short(0))
+}
+
 fn allowed(hit: &[(Syscall, Vec<Fault>)]) -> Allowed {
     let mut a = Allowed::default();
     for (call, faults) in hit {
@@ -1159,7 +1164,8 @@ fn fallbacks_case(data: &[u8]) {
     }
 
     // A Resumable goes on without faults until it completes, and loses nothing on the way,
-    // except where its own relay pipe could not be read (only a scripted read error does that):
+    // except where its own relay pipe could not be read (only a scripted read error or 0 does
+    // that):
     // then it holds what it had read and counts the rest of the pipe as stranded, and the
     // output has exactly those bytes missing after what it held.
     let mut delivered = count;
@@ -1169,7 +1175,7 @@ fn fallbacks_case(data: &[u8]) {
             *call == Syscall::Read
                 && faults
                     .iter()
-                    .any(|f| matches!(f, Fault::Errno(e) if *e != EINTR))
+                    .any(|f| matches!(f, Fault::Errno(e) if *e != EINTR) || is_zero(f))
         });
         assert!(
             stranded == 0 || (pipe_unreadable && src_end == End::Sock),
