@@ -2,8 +2,11 @@
 //!
 //! [`copy`], [`copy_n`] and [`copy_buffer`] drop in beside [`std::io::copy`]. Between two file
 //! descriptors on Linux they move bytes inside the kernel where it can (`copy_file_range`,
-//! `sendfile`), fall back step by step where it cannot, and keep counts and file positions exact
-//! on every path, also after partial progress and on error.
+//! `sendfile`, `splice`, and for socket relays `splice` through a pooled pipe), fall back step by
+//! step where it cannot, and keep counts and file positions exact on every path, also after
+//! partial progress and on error. [`copy_range`] and [`copy_at`] copy at explicit offsets without
+//! moving file positions, and [`Resumable`] carries a copy between non-blocking descriptors across
+//! `WouldBlock` without losing the bytes it had taken.
 //!
 //! # How a copy is dispatched
 //!
