@@ -64,7 +64,7 @@ impl Held {
         #[cfg(kernel_paths)]
         if let Held::Pipe(pipe) = self {
             if let Some(dst) = w.sink_fd() {
-                if crate::sys::deliver_pipe(t, pipe, dst)? {
+                if crate::sys::splice_out(t, pipe, dst)? {
                     return Ok(());
                 }
             }

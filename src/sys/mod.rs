@@ -27,4 +27,4 @@ pub use imp::pipe::idle as idle_pipes;
 #[cfg(kernel_paths)]
 pub(crate) use imp::pipe::{give as give_pipe, Pipe};
 #[cfg(kernel_paths)]
-pub(crate) use imp::{deliver_pipe, read_pipe};
+pub(crate) use imp::{read_pipe, splice_out};

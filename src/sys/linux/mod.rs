@@ -457,7 +457,11 @@ fn relay_rounds(t: &mut Transfer<'_>, e: &Ends<'_>, pipe: &mut Pipe) -> io::Resu
 
 /// Splices what `pipe` holds into `dst`. `Ok(false)`: the sink refused splice (recorded), and the
 /// pipe still holds what it did not take.
-fn splice_out(t: &mut Transfer<'_>, pipe: &mut Pipe, dst: BorrowedFd<'_>) -> io::Result<bool> {
+pub(crate) fn splice_out(
+    t: &mut Transfer<'_>,
+    pipe: &mut Pipe,
+    dst: BorrowedFd<'_>,
+) -> io::Result<bool> {
     while pipe.len > 0 {
         t.report_mut().count_call(Path::Splice);
         let mut dst_off = t.dst_off;
@@ -535,15 +539,6 @@ pub(crate) fn read_pipe(pipe: &mut Pipe) -> io::Result<Vec<u8>> {
         pipe.len = out.len() - got;
     }
     Ok(out)
-}
-
-/// Delivers a held pipe to `dst` by splice; `Ok(false)` when `dst` refuses splice.
-pub(crate) fn deliver_pipe(
-    t: &mut Transfer<'_>,
-    pipe: &mut Pipe,
-    dst: BorrowedFd<'_>,
-) -> io::Result<bool> {
-    splice_out(t, pipe, dst)
 }
 
 impl Transfer<'_> {
