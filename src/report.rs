@@ -293,6 +293,17 @@ impl Report {
         self.pipe_size = Some(size);
     }
 
+    /// Replaces the reason `from` was left for, if it was `Errno(errno)`: the errno's cause
+    /// became known after the fallback.
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
+    pub(crate) fn refine_fallback(&mut self, from: Path, errno: i32, reason: Reason) {
+        for fb in self.fallbacks.iter_mut().flatten() {
+            if fb.from == from && fb.reason == Reason::Errno(errno) {
+                fb.reason = reason;
+            }
+        }
+    }
+
     #[cfg_attr(not(kernel_paths), allow(dead_code))]
     pub(crate) fn fall_back(&mut self, from: Path, reason: Reason) {
         if self.fallback_from(from).is_some() {

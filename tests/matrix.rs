@@ -584,6 +584,10 @@ struct Facts {
     same_file: bool,
     /// A read returns all it is asked up to the end (a file on a disk filesystem).
     whole_reads: bool,
+    /// A kernel path knows the source is spent once it has moved the bytes the file's size
+    /// promised, and skips the call that would answer 0: a regular file read from offset 0
+    /// (nothing taken by a BufReader) or at an explicit offset.
+    ends_at_size: bool,
 }
 
 /// An inclusive range of byte counts.
@@ -814,6 +818,8 @@ impl Sim<'_> {
             return Ok((len.min(held), 0));
         }
         let answer = match hop {
+            // The kernel refuses an O_APPEND sink before it looks at anything else.
+            Hop::Cfr if self.f.append => Answer::Errno(libc::EBADF),
             Hop::Cfr => self.f.cfr,
             Hop::Sendfile => self.f.sendfile,
             _ => Answer::Moves,
@@ -843,8 +849,15 @@ impl Sim<'_> {
                     self.limit -= n;
                     self.written += n;
                     self.slack += slack;
+                    if self.f.ends_at_size && self.avail == 0 {
+                        break;
+                    }
                 }
                 Err(libc::EINTR) => {}
+                // An EBADF of copy_file_range is put down to O_APPEND once the flag is asked.
+                Err(libc::EBADF) if hop == Hop::Cfr && self.f.append => {
+                    return self.leave(hop, Reason::AppendSink)
+                }
                 Err(e) if documented_fallback(hop.path(), e) => {
                     return self.leave(hop, Reason::Errno(e))
                 }
@@ -1008,13 +1021,10 @@ impl Sim<'_> {
             self.limit = self.limit.min(self.avail);
         }
         let k = self.knobs;
-        let blocked = if f.same_file && !f.dst_offset {
-            Some(Reason::SameFile)
-        } else if f.dst == Kind::Regular && f.append {
-            Some(Reason::AppendSink)
-        } else {
-            None
-        };
+        let same_file = (f.same_file && !f.dst_offset).then_some(Reason::SameFile);
+        // O_APPEND is asked only after copy_file_range, which is tried without it.
+        let blocked =
+            same_file.or((f.dst == Kind::Regular && f.append).then_some(Reason::AppendSink));
         let shares_pages = f.src == Kind::Regular && matches!(f.dst, Kind::Socket | Kind::Pipe);
         for &hop in documented_chain(f.src, f.dst, f.dst_offset) {
             let on = match hop {
@@ -1026,7 +1036,7 @@ impl Sim<'_> {
             let gate = if hop == Hop::Loop {
                 None
             } else {
-                blocked
+                if hop == Hop::Cfr { same_file } else { blocked }
                     .or((!on).then_some(Reason::Disabled))
                     .or((shares_pages && !k.share).then_some(Reason::MutableSource))
                     .or(matches!(self.inject, Inject::EnosysEarlier(c) if Some(*c) == hop.syscall())
@@ -2448,6 +2458,8 @@ fn run_case(case: &Case) {
         rewinds,
         same_file: same,
         whole_reads: matches!(case.src, Src::File(_)),
+        ends_at_size: matches!(case.src, Src::File(_))
+            && (matches!(run, RunOp::Range { .. } | RunOp::At { .. }) || (start == 0 && pre == 0)),
     };
     let resolved = Resolved {
         start,

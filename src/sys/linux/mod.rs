@@ -29,8 +29,10 @@
 //!   offload to the server (NFS, CIFS, btrfs, xfs).
 //! - A relay between sockets moves pages through a pipe of (by default) 1 MiB, taken from a
 //!   pool, so a copy pays no pipe creation.
-//! - One `fstat` per end, one `fcntl` for a file sink and one `getsockopt` per socket per copy;
-//!   nothing per chunk.
+//! - One `fstat` per end and one `getsockopt` per socket per copy, and one `fcntl` for a file
+//!   sink that `copy_file_range` did not fill; nothing per chunk. A regular-file source that
+//!   gave the bytes its size promised is not asked once more to see its end, so a small
+//!   file-to-file copy is three syscalls: two `fstat`s and one `copy_file_range`.
 //!
 //! # Drawbacks and where the fast path does not apply
 //!
@@ -38,7 +40,8 @@
 //!   file before the peer reads them can still change in flight (rust-lang/rust#108283).
 //!   [`Copier::share_file_pages`] turns that off.
 //! - An `O_APPEND` sink and a copy of a file onto itself take the read/write loop: the kernel
-//!   refuses the first, and only the loop has defined results for the second.
+//!   refuses the first (`copy_file_range` is still tried once, and its `EBADF` is then reported
+//!   as [`Reason::AppendSink`]), and only the loop has defined results for the second.
 //! - Unix `SOCK_SEQPACKET` and `SOCK_DGRAM` sockets keep message boundaries that splice would
 //!   merge, and ttys, eventfds and other character devices have no splice support worth a
 //!   try (golang/go#59041): they take the read/write loop.
@@ -75,6 +78,7 @@
 //! [`Copier::copy_at`]: crate::Copier::copy_at
 //! [`Copier::share_file_pages`]: crate::Copier::share_file_pages
 //! [`Report::stranded`]: crate::Report::stranded
+//! [`Reason::AppendSink`]: crate::Reason::AppendSink
 //! [`Resumable`]: crate::Resumable
 
 pub(crate) mod pipe;
@@ -229,6 +233,23 @@ struct Ends<'a> {
     dst: BorrowedFd<'a>,
     s: Meta,
     d: Meta,
+    /// [`Transfer::consumed`] when the copy reached the descriptors.
+    start: u64,
+}
+
+impl Ends<'_> {
+    /// Whether a regular-file source has given all the bytes its size promised: from its
+    /// offset, or, read from its position, as many bytes as the file has (so it started at 0).
+    /// The call that would answer 0 is then skipped. A file that grows during the copy may
+    /// lose the race either way.
+    fn source_spent(&self, t: &Transfer<'_>) -> bool {
+        self.s.kind == Kind::Regular
+            && self.s.size > 0
+            && match t.src_off {
+                Some(off) => off == self.s.size,
+                None => t.consumed() - self.start == self.s.size,
+            }
+    }
 }
 
 /// One call of a direct path (copy_file_range, sendfile, or splice with a pipe at one end).
@@ -273,6 +294,7 @@ pub(crate) fn copy_fds(
         dst,
         s: Meta::of(src),
         d: Meta::of(dst),
+        start: t.consumed(),
     };
     let same = e.s.same_file(&e.d);
     if same {
@@ -290,15 +312,27 @@ pub(crate) fn copy_fds(
     }
     // Why no kernel path may run, checked once for the whole copy. Two ranges of one file at
     // explicit offsets do not overlap (checked above): the kernel copies them.
-    let blocked = if same && (t.src_off.is_none() || t.dst_off.is_none()) {
-        Some(Reason::SameFile)
-    } else if e.d.kind == Kind::Regular && calls::is_append(dst) {
-        Some(Reason::AppendSink)
-    } else {
-        None
-    };
-    let policy = |on: bool| blocked.or((!on).then_some(Reason::Disabled));
+    let mut blocked =
+        (same && (t.src_off.is_none() || t.dst_off.is_none())).then_some(Reason::SameFile);
     let c = *t.copier();
+    let regular_pair = e.s.kind == Kind::Regular && e.d.kind == Kind::Regular;
+    if regular_pair {
+        // copy_file_range refuses an O_APPEND sink with EBADF, so the flag is asked only when
+        // it did not finish the copy: a file-to-file copy pays no fcntl.
+        let gate = blocked.or((!c.copy_file_range).then_some(Reason::Disabled));
+        if direct(t, Path::CopyFileRange, gate, &e)? {
+            return Ok(());
+        }
+    }
+    if blocked.is_none() && e.d.kind == Kind::Regular && calls::is_append(dst) {
+        blocked = Some(Reason::AppendSink);
+        t.report_mut().refine_fallback(
+            Path::CopyFileRange,
+            Errno::BADF.raw_os_error(),
+            Reason::AppendSink,
+        );
+    }
+    let policy = |on: bool| blocked.or((!on).then_some(Reason::Disabled));
     let pages_shared = e.s.is_seekable() && matches!(e.d.kind, Kind::Socket | Kind::Pipe);
     let page_gate = (pages_shared && !c.share_file_pages).then_some(Reason::MutableSource);
     // Splice needs a pipe, a stream socket or a file at each end; sockets are asked their type
@@ -310,10 +344,6 @@ pub(crate) fn copy_fds(
             && (e.d.kind == Kind::Regular || stream(e.d.kind, dst))
     };
 
-    let regular_pair = e.s.kind == Kind::Regular && e.d.kind == Kind::Regular;
-    if regular_pair && direct(t, Path::CopyFileRange, policy(c.copy_file_range), &e)? {
-        return Ok(());
-    }
     let done = if e.s.is_seekable() {
         // sendfile writes at the sink's position only.
         t.dst_off.is_none() && direct(t, Path::Sendfile, policy(c.sendfile).or(page_gate), &e)?
@@ -370,6 +400,9 @@ fn direct(
                 (t.src_off, t.dst_off) = (src_off, dst_off);
                 t.set_limit(t.limit() - n as u64);
                 t.report_mut().record(path, n as u64);
+                if e.source_spent(t) {
+                    return Ok(true);
+                }
             }
             // A file never blocks a reader: from a file, EAGAIN is the sink's.
             Err(err) => match classify(t, path, err, (e.src, e.dst), sink_if(e.s.is_seekable())) {
