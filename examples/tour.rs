@@ -7,9 +7,9 @@
 //!
 //! For each pair and size it prints the path io_copy's [`Report`] names (and any fallback), the
 //! data-moving syscalls per copy from the report (`fstat`/`fcntl` are not counted), the
-//! throughput of io_copy and of std, and their ratio. Then the CPU the relay thread spent per GiB
-//! in the socket relays, and a "seed comparison": the ways to move a file into a pipe or a socket
-//! by hand, with their syscalls and context switches per copy.
+//! throughput of io_copy, of std and of Go's `io.Copy`, and io_copy's ratio to each. Then the CPU
+//! the relay thread spent per GiB in the socket relays, and a "seed comparison": the ways to move
+//! a file into a pipe or a socket by hand, with their syscalls and context switches per copy.
 //!
 //! # What is timed
 //!
@@ -24,6 +24,17 @@
 //! Copies from a file run to its end; copies from a socket or pipe take exactly the size with
 //! [`Read::take`], as a relay of a framed stream does, so the connections stay open between
 //! copies.
+//!
+//! # Go
+//!
+//! Go's `io.Copy` is the peer to beat. `benches/go-peer` is a Go program that times one cell
+//! with the same method (its pairs in Go's std types, `io.LimitReader` where the tour takes
+//! [`Read::take`], the same pattern, batches, medians and far-end check, byte for byte). The
+//! tour builds it once into the target directory with the Go toolchain it finds
+//! (`$IO_COPY_GO`, else `go` on `PATH`, else the newest `/usr/lib/go-*/bin/go`;
+//! `IO_COPY_GO=none` skips Go) and runs it for each cell right after io_copy's and std's
+//! samples; Go's samples are taken together in that process, not alternated with theirs.
+//! Without Go, or if the build fails, the tour says so and shows `-` in Go's columns.
 
 #[cfg(target_os = "linux")]
 fn main() {
@@ -43,6 +54,7 @@ mod tour {
     use std::io::{self, IsTerminal, Read, Seek, Write};
     use std::net::{TcpListener, TcpStream};
     use std::os::fd::{AsFd, BorrowedFd};
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::net::UnixStream;
     use std::path::{Path as FsPath, PathBuf};
     use std::process::{Child, Command, Stdio};
@@ -711,6 +723,8 @@ mod tour {
         /// The relay thread's CPU is reported for this pair.
         relay: bool,
         build: fn(&Env, Place, u64) -> io::Result<Box<dyn Bench>>,
+        /// The Go peer's name for the same pair.
+        go: &'static str,
     }
 
     const PAIRS: &[PairDef] = &[
@@ -719,78 +733,91 @@ mod tour {
             place: Place::Tmpfs,
             relay: false,
             build: file_to_file,
+            go: "file-file",
         },
         PairDef {
             name: "file→file",
             place: Place::Disk,
             relay: false,
             build: file_to_file,
+            go: "file-file",
         },
         PairDef {
             name: "file→TCP",
             place: Place::Tmpfs,
             relay: false,
             build: file_to_tcp,
+            go: "file-tcp",
         },
         PairDef {
             name: "TCP→TCP relay",
             place: Place::Nowhere,
             relay: true,
             build: tcp_to_tcp,
+            go: "tcp-tcp",
         },
         PairDef {
             name: "TCP→file",
             place: Place::Tmpfs,
             relay: false,
             build: tcp_to_file,
+            go: "tcp-file",
         },
         PairDef {
             name: "file→pipe",
             place: Place::Tmpfs,
             relay: false,
             build: file_to_pipe,
+            go: "file-pipe",
         },
         PairDef {
             name: "pipe→file",
             place: Place::Tmpfs,
             relay: false,
             build: pipe_to_file,
+            go: "pipe-file",
         },
         PairDef {
             name: "file→Unix",
             place: Place::Tmpfs,
             relay: false,
             build: file_to_unix,
+            go: "file-unix",
         },
         PairDef {
             name: "Unix→Unix relay",
             place: Place::Nowhere,
             relay: true,
             build: unix_to_unix,
+            go: "unix-unix",
         },
         PairDef {
             name: "file→/dev/null",
             place: Place::Tmpfs,
             relay: false,
             build: file_to_null,
+            go: "file-null",
         },
         PairDef {
             name: "file→ChildStdin",
             place: Place::Tmpfs,
             relay: false,
             build: file_to_child,
+            go: "file-child",
         },
         PairDef {
             name: "ChildStdout→file",
             place: Place::Tmpfs,
             relay: false,
             build: child_to_file,
+            go: "child-file",
         },
         PairDef {
             name: "&[u8]→Vec<u8>",
             place: Place::Nowhere,
             relay: false,
             build: mem_to_vec,
+            go: "mem-buf",
         },
     ];
 
@@ -1062,6 +1089,203 @@ mod tour {
     }
 
     // ---------------------------------------------------------------------------------------
+    // Go's io.Copy, timed by benches/go-peer
+
+    /// How long one cell of the Go peer may take before it is killed.
+    const GO_TIMEOUT: Duration = Duration::from_secs(120);
+
+    /// The Go peer, built.
+    struct GoPeer {
+        exe: PathBuf,
+        /// What the peer reports: Go's version, OS and architecture.
+        version: String,
+        toolchain: PathBuf,
+        build_secs: f64,
+    }
+
+    /// The Go toolchain to build the peer with: `$IO_COPY_GO` (`none`: no Go), else `go` on
+    /// `PATH`, else the newest `/usr/lib/go-*/bin/go` (Debian's golang-1.NN-go packages).
+    fn find_go() -> Result<PathBuf, String> {
+        if let Some(v) = std::env::var_os("IO_COPY_GO") {
+            if v.is_empty() || v == "none" {
+                return Err("IO_COPY_GO=none".into());
+            }
+            return Ok(v.into());
+        }
+        let executable = |p: &FsPath| {
+            fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        };
+        if let Some(path) = std::env::var_os("PATH") {
+            if let Some(go) = std::env::split_paths(&path)
+                .map(|d| d.join("go"))
+                .find(|p| executable(p))
+            {
+                return Ok(go);
+            }
+        }
+        fs::read_dir("/usr/lib")
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let name = e.file_name().into_string().ok()?;
+                let version = name
+                    .strip_prefix("go-")?
+                    .split('.')
+                    .map(|x| x.parse::<u32>().ok())
+                    .collect::<Option<Vec<_>>>()?;
+                let go = e.path().join("bin/go");
+                executable(&go).then_some((version, go))
+            })
+            .max()
+            .map(|(_, go)| go)
+            .ok_or_else(|| {
+                "no Go toolchain (apt-get install golang-1.19-go, or set IO_COPY_GO)".into()
+            })
+    }
+
+    /// The first lines of a failed command's stderr, on one line.
+    fn first_lines(stderr: &[u8]) -> String {
+        let text = String::from_utf8_lossy(stderr);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .take(3)
+            .collect();
+        lines.join(" / ")
+    }
+
+    impl GoPeer {
+        /// Builds benches/go-peer into `<out>/go-peer/gopeer`. The build cache and GOPATH are
+        /// there too, so nothing is written into the source tree; nothing is fetched (the
+        /// peer uses Go's standard library only).
+        fn build(out: &FsPath) -> Result<GoPeer, String> {
+            let toolchain = find_go()?;
+            let src = FsPath::new(env!("CARGO_MANIFEST_DIR")).join("benches/go-peer");
+            if !src.join("main.go").is_file() {
+                return Err(format!("{} is missing", src.display()));
+            }
+            let dir = out.join("go-peer");
+            let exe = dir.join("gopeer");
+            let t0 = Instant::now();
+            let built = Command::new(&toolchain)
+                .args(["build", "-buildvcs=false", "-o"])
+                .arg(&exe)
+                .arg(".")
+                .current_dir(&src)
+                .env("GOFLAGS", "-mod=mod")
+                .env("GOTOOLCHAIN", "local")
+                .env("GOPROXY", "off")
+                .env("GOWORK", "off")
+                .env("GOENV", "off")
+                .env("CGO_ENABLED", "0")
+                .env("GOCACHE", dir.join("cache"))
+                .env("GOPATH", dir.join("gopath"))
+                .env_remove("GOOS")
+                .env_remove("GOARCH")
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", toolchain.display()))?;
+            if !built.status.success() {
+                return Err(format!(
+                    "`{} build` failed ({}): {}",
+                    toolchain.display(),
+                    built.status,
+                    first_lines(&built.stderr)
+                ));
+            }
+            let build_secs = t0.elapsed().as_secs_f64();
+            let out = Command::new(&exe)
+                .arg("version")
+                .stdin(Stdio::null())
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", exe.display()))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "{} version failed ({}): {}",
+                    exe.display(),
+                    out.status,
+                    first_lines(&out.stderr)
+                ));
+            }
+            Ok(GoPeer {
+                exe,
+                version: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+                toolchain,
+                build_secs,
+            })
+        }
+
+        /// Times Go's io.Copy on one cell and returns its median seconds per copy, after
+        /// checking that the far end got the tour's bytes (`sum`; `None`: only the count, as
+        /// /dev/null).
+        fn run(
+            &self,
+            pair: &str,
+            n: u64,
+            dir: Option<&FsPath>,
+            sum: Option<u64>,
+        ) -> Result<f64, String> {
+            let mut child = Command::new(&self.exe)
+                .arg(pair)
+                .arg(n.to_string())
+                .arg(dir.map_or_else(|| "-".into(), |d| d.as_os_str().to_owned()))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("cannot run {}: {e}", self.exe.display()))?;
+            let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
+            // The reader sees the end of stdout when the peer exits; the child stays unreaped
+            // until `wait` below, so killing it by its id after a timeout is safe.
+            let (tx, rx) = mpsc::channel();
+            thread::spawn(move || {
+                let mut s = String::new();
+                if let Some(o) = stdout.as_mut() {
+                    let _ = o.read_to_string(&mut s);
+                }
+                let _ = tx.send(s);
+            });
+            let errs = thread::spawn(move || {
+                let mut v = Vec::new();
+                if let Some(e) = stderr.as_mut() {
+                    let _ = e.read_to_end(&mut v);
+                }
+                v
+            });
+            let got = rx.recv_timeout(GO_TIMEOUT);
+            if got.is_err() {
+                let _ = child.kill();
+            }
+            let status = child.wait().map_err(|e| e.to_string())?;
+            let errs = errs.join().unwrap_or_default();
+            let Ok(line) = got else {
+                return Err(format!("killed after {} s", GO_TIMEOUT.as_secs()));
+            };
+            if !status.success() {
+                return Err(format!("{status}: {}", first_lines(&errs)));
+            }
+            let field = |key: &str| {
+                line.split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+                    .ok_or_else(|| format!("no {key} in {:?}", line.trim()))
+            };
+            let secs: f64 = field("secs_per_copy")?
+                .parse()
+                .map_err(|e| format!("secs_per_copy: {e}"))?;
+            let want = sum.map_or("-".into(), |s| format!("{s:#x}"));
+            let (checked, got_sum) = (field("checked")?, field("checksum")?);
+            let want_checked = sum.map_or("count".into(), |_| n.to_string());
+            if (checked, got_sum) != (want_checked.as_str(), want.as_str()) {
+                return Err(format!(
+                    "the far end got checked={checked} checksum={got_sum}, expected {want_checked} {want}"
+                ));
+            }
+            Ok(secs)
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
     // Output
 
     fn size_name(n: u64) -> String {
@@ -1140,6 +1364,8 @@ mod tour {
         } else {
             std::env::temp_dir()
         };
+        progress.show("building the Go peer");
+        let go = GoPeer::build(&disk_base);
         let env = Env {
             tmpfs: tempfile::tempdir_in("/dev/shm").map_err(|e| format!("no /dev/shm: {e}")),
             disk: tempfile::Builder::new()
@@ -1172,8 +1398,35 @@ mod tour {
                     }
                 };
                 let (io_s, std_s) = (t[0].median_secs(), t[1].median_secs());
+                let (go_gib, io_go) = match &go {
+                    Ok(peer) => {
+                        progress.show(&format!("{} ({fs}) {}: Go", def.name, size_name(n)));
+                        let dir = match def.place {
+                            Place::Nowhere => None,
+                            place => env.dir(place).ok(),
+                        };
+                        // The far end of /dev/null cannot be read back: its count only.
+                        let sum =
+                            (def.go != "file-null").then(|| checksum(&env.data[..n as usize]));
+                        match peer.run(def.go, n, dir, sum) {
+                            Ok(go_s) => (
+                                format!("{:.2}", gib_s(n, go_s)),
+                                format!("{:.2}", go_s / io_s),
+                            ),
+                            Err(e) => {
+                                problems.push(format!(
+                                    "Go peer, {} ({fs}) {}: {e}",
+                                    def.name,
+                                    size_name(n)
+                                ));
+                                ("-".into(), "-".into())
+                            }
+                        }
+                    }
+                    Err(_) => ("-".into(), "-".into()),
+                };
                 lines.push(format!(
-                    "{:<17} {:<6} {:>7}  {:<44} {:>10} {:>9.2} {:>9.2} {:>6.2}",
+                    "{:<17} {:<6} {:>7}  {:<44} {:>10} {:>9.2} {:>9.2} {:>6.2} {:>9} {:>6}",
                     def.name,
                     fs,
                     size_name(n),
@@ -1182,6 +1435,8 @@ mod tour {
                     gib_s(n, io_s),
                     gib_s(n, std_s),
                     std_s / io_s,
+                    go_gib,
+                    io_go,
                 ));
                 if def.relay {
                     let per_gib = |t: &Tally| median(&t.cpu) / (n as f64 / GIB);
@@ -1250,15 +1505,34 @@ mod tour {
             disk_fs,
             env.disk.path().display(),
         );
+        match &go {
+            Ok(peer) => println!(
+                "Go peer: {} (benches/go-peer, built with {} in {:.1} s)",
+                peer.version,
+                peer.toolchain.display(),
+                peer.build_secs
+            ),
+            Err(why) => println!("Go peer: skipped — {why}"),
+        }
         println!("time = the copy call alone, median of 5 (64 MiB) or 11 samples; calls = data-moving syscalls per copy from the Report");
-        println!("ratio = io_copy GiB/s / std GiB/s (> 1: io_copy faster)\n");
+        println!("Go = io.Copy timed the same way by benches/go-peer, run right after each cell's io_copy and std samples");
+        println!("io/std, io/Go = io_copy GiB/s / std's, Go's (> 1: io_copy faster)\n");
         println!(
-            "{:<17} {:<6} {:>7}  {:<44} {:>10} {:>9} {:>9} {:>6}",
-            "pair", "fs", "size", "io_copy path (fallbacks)", "calls", "io_copy", "std", "ratio"
+            "{:<17} {:<6} {:>7}  {:<44} {:>10} {:>9} {:>9} {:>6} {:>9} {:>6}",
+            "pair",
+            "fs",
+            "size",
+            "io_copy path (fallbacks)",
+            "calls",
+            "io_copy",
+            "std",
+            "io/std",
+            "Go",
+            "io/Go"
         );
         println!(
-            "{:<17} {:<6} {:>7}  {:<44} {:>10} {:>9} {:>9} {:>6}",
-            "", "", "", "", "/copy", "GiB/s", "GiB/s", ""
+            "{:<17} {:<6} {:>7}  {:<44} {:>10} {:>9} {:>9} {:>6} {:>9} {:>6}",
+            "", "", "", "", "/copy", "GiB/s", "GiB/s", "", "GiB/s", ""
         );
         for l in &lines {
             println!("{l}");
@@ -1280,6 +1554,9 @@ mod tour {
                     r.std,
                     r.io / r.std
                 );
+            }
+            if go.is_ok() {
+                println!("(no Go column: a goroutine's thread CPU needs runtime.LockOSThread, and the lock alone slowed Go's relays 1.6-5.5x in one run on the project's machine; see benches/go-peer/main.go)");
             }
         }
 

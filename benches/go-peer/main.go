@@ -1,0 +1,610 @@
+// Command gopeer times Go's io.Copy on one cell of io_copy's tour (examples/tour.rs), with the
+// tour's method, so that the tour can show Go beside io_copy and std::io::copy.
+//
+//	gopeer <pair> <bytes> <dir>    time one pair at one size; <dir> holds the files ("-": none)
+//	gopeer version                 print the Go version it was built with
+//
+// Pairs: file-file, file-tcp, tcp-tcp, tcp-file, file-pipe, pipe-file, file-unix, unix-unix,
+// file-null, file-child, child-file, mem-buf. Each is what a Go program writes for the tour's
+// pair: *os.File, *net.TCPConn, *net.UnixConn (from socketpair), os.Pipe, os/exec's StdinPipe
+// and StdoutPipe of `cat`, bytes.Reader into bytes.Buffer. A socket or pipe source is read
+// through io.LimitReader(src, bytes), as a proxy relays a framed stream; a file to its end.
+//
+// The method is the tour's. Only the io.Copy call is timed. A sample is a batch of copies (at
+// least 8 MiB in all; 2048 copies of 4 KiB); the cell is the median of 5 samples (64 MiB and
+// up) or 11. Untimed: rewinding the source file and truncating the sink file before each copy.
+// A feeder goroutine writes a socket or pipe source and a drainer goroutine reads a socket or
+// pipe sink, streaming the whole batch. Before the samples, one copy is checked at the far end
+// byte for byte against the pattern (/dev/null: by its count); every copy's count is checked.
+//
+// The relay's CPU is not measured. A goroutine moves between threads, so getrusage(RUSAGE_THREAD)
+// needs runtime.LockOSThread, and in one run on this project's 2-CPU machine the lock made the
+// relay itself 1.6x (TCP, 4 KiB) to 5.5x (Unix, 4 KiB) slower: its thread's CPU would measure
+// the lock.
+//
+// It prints one line of key=value fields:
+//
+//	secs_per_copy=<median> copies=<per sample> samples=<n> checked=<bytes compared|count>
+//	checksum=<the tour's checksum of the far end's bytes|->
+//
+// and exits 0, or prints the error on stderr and exits 1.
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math/bits"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+const (
+	kib = 1 << 10
+	mib = 1 << 20
+	// A sample copies at least this many bytes, so that small copies are timed in batches.
+	sampleBytes = 8 * mib
+)
+
+func main() {
+	if len(os.Args) == 2 && os.Args[1] == "version" {
+		fmt.Printf("%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return
+	}
+	if len(os.Args) != 4 {
+		fail("usage: gopeer <pair> <bytes> <dir> | gopeer version")
+	}
+	n, err := strconv.ParseInt(os.Args[2], 10, 64)
+	if err != nil || n <= 0 {
+		fail("bytes: want a positive count, got %q", os.Args[2])
+	}
+	// A hung copy must not hang the tour.
+	time.AfterFunc(90*time.Second, func() { fail("timed out after 90 s") })
+
+	data := pattern(imax(n, sampleBytes))
+	c, err := build(os.Args[1], n, os.Args[3], data)
+	if err != nil {
+		fail("%s: %v", os.Args[1], err)
+	}
+	line, err := c.measure()
+	c.close()
+	if err != nil {
+		fail("%s %d: %v", os.Args[1], n, err)
+	}
+	fmt.Println(line)
+}
+
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "gopeer: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+func imax(a, b int64) int64 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func imin(a, b int64) int64 {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources and sinks
+
+type source interface {
+	// begin makes total bytes available; untimed, once per batch.
+	begin(total int64)
+	// reset readies the next copy; untimed.
+	reset() error
+	// reader is what one copy reads.
+	reader() io.Reader
+}
+
+type sink interface {
+	// begin readies the far end for total bytes; untimed, once per batch.
+	begin(total int64, verify bool)
+	// reset readies the next copy; untimed.
+	reset() error
+	// writer is what a copy writes.
+	writer() io.Writer
+	// end waits until the far end has every byte; with verify it returns what the far end
+	// got and true, or false where nothing can be read back (/dev/null).
+	end(verify bool) ([]byte, bool, error)
+}
+
+// fileSource is a regular file, read from its start to its end by each copy.
+type fileSource struct{ f *os.File }
+
+func (s *fileSource) begin(int64)       {}
+func (s *fileSource) reset() error      { _, err := s.f.Seek(0, io.SeekStart); return err }
+func (s *fileSource) reader() io.Reader { return s.f }
+
+// fedSource is a stream that a feeder goroutine writes into; each copy takes n bytes of it.
+type fedSource struct {
+	r    io.Reader
+	n    int64
+	feed chan<- int64
+	lr   io.Reader
+}
+
+func (s *fedSource) begin(total int64) { s.feed <- total }
+func (s *fedSource) reset() error      { s.lr = io.LimitReader(s.r, s.n); return nil }
+func (s *fedSource) reader() io.Reader { return s.lr }
+
+// memSource is bytes in memory, read by a bytes.Reader.
+type memSource struct {
+	data []byte
+	rd   bytes.Reader
+}
+
+func (s *memSource) begin(int64)       {}
+func (s *memSource) reset() error      { s.rd.Reset(s.data); return nil }
+func (s *memSource) reader() io.Reader { return &s.rd }
+
+// bufSink is a bytes.Buffer, reset before each copy.
+type bufSink struct{ buf bytes.Buffer }
+
+func (k *bufSink) begin(int64, bool) {}
+func (k *bufSink) reset() error      { k.buf.Reset(); return nil }
+func (k *bufSink) writer() io.Writer { return &k.buf }
+
+func (k *bufSink) end(verify bool) ([]byte, bool, error) {
+	if !verify {
+		return nil, true, nil
+	}
+	return append([]byte(nil), k.buf.Bytes()...), true, nil
+}
+
+// fileSink is a file written from its start by each copy, truncated first; or /dev/null.
+type fileSink struct {
+	path    string
+	f       *os.File
+	regular bool
+}
+
+func (k *fileSink) begin(int64, bool) {}
+
+func (k *fileSink) reset() error {
+	if k.regular {
+		if err := k.f.Truncate(0); err != nil {
+			return err
+		}
+	}
+	_, err := k.f.Seek(0, io.SeekStart)
+	return err
+}
+
+func (k *fileSink) writer() io.Writer { return k.f }
+
+func (k *fileSink) end(verify bool) ([]byte, bool, error) {
+	if !k.regular {
+		return nil, false, nil
+	}
+	if !verify {
+		return nil, true, nil
+	}
+	b, err := os.ReadFile(k.path)
+	return b, true, err
+}
+
+// drainedSink is a stream that a drainer goroutine reads.
+type drainedSink struct {
+	w io.Writer
+	d *drainer
+}
+
+func (k *drainedSink) begin(total int64, verify bool) { k.d.req <- drainReq{total, verify} }
+func (k *drainedSink) reset() error                   { return nil }
+func (k *drainedSink) writer() io.Writer              { return k.w }
+
+func (k *drainedSink) end(verify bool) ([]byte, bool, error) {
+	a := <-k.d.ans
+	return a.kept, true, a.err
+}
+
+// feeder starts a goroutine that writes total bytes into w per request: the pattern from its
+// start, again and again, so that a batch of one copy carries exactly the checked bytes.
+func feeder(w io.Writer, data []byte) chan<- int64 {
+	req := make(chan int64, 1)
+	go func() {
+		for left := range req {
+			for left > 0 {
+				k := imin(left, int64(len(data)))
+				if _, err := w.Write(data[:k]); err != nil {
+					fail("feeder: %v", err)
+				}
+				left -= k
+			}
+		}
+	}()
+	return req
+}
+
+type drainReq struct {
+	total  int64
+	verify bool
+}
+
+type drainAns struct {
+	kept []byte
+	err  error
+}
+
+// drainer reads exactly total bytes per request and answers with them when asked to verify.
+type drainer struct {
+	req chan drainReq
+	ans chan drainAns
+}
+
+func newDrainer(r io.Reader) *drainer {
+	d := &drainer{make(chan drainReq, 1), make(chan drainAns, 1)}
+	go func() {
+		buf := make([]byte, 256*kib)
+		for q := range d.req {
+			var kept []byte
+			var err error
+			got := int64(0)
+			for got < q.total {
+				k, e := r.Read(buf[:imin(q.total-got, int64(len(buf)))])
+				got += int64(k)
+				if q.verify {
+					kept = append(kept, buf[:k]...)
+				}
+				if e == io.EOF {
+					break
+				}
+				if e != nil {
+					err = e
+					break
+				}
+			}
+			if err == nil && got != q.total {
+				err = fmt.Errorf("the drainer got %d of %d bytes", got, q.total)
+			}
+			d.ans <- drainAns{kept, err}
+		}
+	}()
+	return d
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pairs
+
+type cell struct {
+	n       int64
+	data    []byte
+	src     source
+	dst     sink
+	closers []func()
+}
+
+func (c *cell) close() {
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		c.closers[i]()
+	}
+}
+
+func build(pair string, n int64, dir string, data []byte) (*cell, error) {
+	c := &cell{n: n, data: data}
+	ok := false
+	defer func() {
+		if !ok {
+			c.close()
+		}
+	}()
+	fileSrc := func() (source, error) {
+		f, err := sourceFile(dir, data[:n], c)
+		return &fileSource{f}, err
+	}
+	fileDst := func() (sink, error) {
+		if dir == "-" {
+			return nil, fmt.Errorf("%s needs a directory", pair)
+		}
+		path := filepath.Join(dir, "go-dst")
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, err
+		}
+		c.closers = append(c.closers, func() { f.Close(); os.Remove(path) })
+		return &fileSink{path, f, true}, nil
+	}
+	fed := func(r io.Reader, w io.Writer) source {
+		return &fedSource{r: r, n: n, feed: feeder(w, data)}
+	}
+	drained := func(w io.Writer, r io.Reader) sink {
+		return &drainedSink{w, newDrainer(r)}
+	}
+	var err error
+	switch pair {
+	case "file-file":
+		if c.src, err = fileSrc(); err == nil {
+			c.dst, err = fileDst()
+		}
+	case "file-tcp":
+		var client, server *net.TCPConn
+		if client, server, err = tcpPair(c); err == nil {
+			if c.src, err = fileSrc(); err == nil {
+				c.dst = drained(client, server)
+			}
+		}
+	case "tcp-tcp":
+		var ac, as, bc, bs *net.TCPConn
+		if ac, as, err = tcpPair(c); err == nil {
+			if bc, bs, err = tcpPair(c); err == nil {
+				c.src, c.dst = fed(as, ac), drained(bc, bs)
+			}
+		}
+	case "tcp-file":
+		var client, server *net.TCPConn
+		if client, server, err = tcpPair(c); err == nil {
+			c.src = fed(server, client)
+			c.dst, err = fileDst()
+		}
+	case "file-pipe":
+		var r, w *os.File
+		if r, w, err = pipe(c); err == nil {
+			if c.src, err = fileSrc(); err == nil {
+				c.dst = drained(w, r)
+			}
+		}
+	case "pipe-file":
+		var r, w *os.File
+		if r, w, err = pipe(c); err == nil {
+			c.src = fed(r, w)
+			c.dst, err = fileDst()
+		}
+	case "file-unix":
+		var near, far *net.UnixConn
+		if near, far, err = unixPair(c); err == nil {
+			if c.src, err = fileSrc(); err == nil {
+				c.dst = drained(near, far)
+			}
+		}
+	case "unix-unix":
+		var aFar, aNear, bNear, bFar *net.UnixConn
+		if aFar, aNear, err = unixPair(c); err == nil {
+			if bNear, bFar, err = unixPair(c); err == nil {
+				c.src, c.dst = fed(aNear, aFar), drained(bNear, bFar)
+			}
+		}
+	case "file-null":
+		if c.src, err = fileSrc(); err == nil {
+			var f *os.File
+			if f, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0); err == nil {
+				c.closers = append(c.closers, func() { f.Close() })
+				c.dst = &fileSink{os.DevNull, f, false}
+			}
+		}
+	case "file-child":
+		var stdin io.Writer
+		var stdout io.Reader
+		if stdin, stdout, err = cat(c); err == nil {
+			if c.src, err = fileSrc(); err == nil {
+				c.dst = drained(stdin, stdout)
+			}
+		}
+	case "child-file":
+		var stdin io.Writer
+		var stdout io.Reader
+		if stdin, stdout, err = cat(c); err == nil {
+			c.src = fed(stdout, stdin)
+			c.dst, err = fileDst()
+		}
+	case "mem-buf":
+		c.src, c.dst = &memSource{data: data[:n]}, &bufSink{}
+	default:
+		err = fmt.Errorf("unknown pair")
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return c, nil
+}
+
+// sourceFile opens <dir>/src-<n>, the tour's source file, writing it first if it is missing or
+// of another length; a file written here is removed when the cell closes.
+func sourceFile(dir string, data []byte, c *cell) (*os.File, error) {
+	if dir == "-" {
+		return nil, fmt.Errorf("a file source needs a directory")
+	}
+	path := filepath.Join(dir, fmt.Sprintf("src-%d", len(data)))
+	if st, err := os.Stat(path); err != nil || st.Size() != int64(len(data)) {
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			return nil, err
+		}
+		c.closers = append(c.closers, func() { os.Remove(path) })
+	}
+	f, err := os.Open(path)
+	if err == nil {
+		c.closers = append(c.closers, func() { f.Close() })
+	}
+	return f, err
+}
+
+// tcpPair is a connected loopback TCP pair: (client, server), with TCP_NODELAY as in the tour
+// (Go's default).
+func tcpPair(c *cell) (*net.TCPConn, *net.TCPConn, error) {
+	l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer l.Close()
+	client, err := net.DialTCP("tcp", nil, l.Addr().(*net.TCPAddr))
+	if err != nil {
+		return nil, nil, err
+	}
+	c.closers = append(c.closers, func() { client.Close() })
+	server, err := l.AcceptTCP()
+	if err != nil {
+		return nil, nil, err
+	}
+	c.closers = append(c.closers, func() { server.Close() })
+	if err := client.SetNoDelay(true); err != nil {
+		return nil, nil, err
+	}
+	return client, server, server.SetNoDelay(true)
+}
+
+// unixPair is socketpair(AF_UNIX, SOCK_STREAM) as *net.UnixConn, like Rust's UnixStream::pair.
+func unixPair(c *cell) (*net.UnixConn, *net.UnixConn, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	var conns [2]*net.UnixConn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		conn, err := net.FileConn(f) // a dup, registered with the poller
+		f.Close()
+		if err != nil {
+			return nil, nil, err
+		}
+		c.closers = append(c.closers, func() { conn.Close() })
+		uc, ok := conn.(*net.UnixConn)
+		if !ok {
+			return nil, nil, fmt.Errorf("socketpair gave a %T", conn)
+		}
+		conns[i] = uc
+	}
+	return conns[0], conns[1], nil
+}
+
+func pipe(c *cell) (*os.File, *os.File, error) {
+	r, w, err := os.Pipe()
+	if err == nil {
+		c.closers = append(c.closers, func() { r.Close(); w.Close() })
+	}
+	return r, w, err
+}
+
+// cat runs `cat` with os/exec's StdinPipe and StdoutPipe.
+func cat(c *cell) (io.Writer, io.Reader, error) {
+	cmd := exec.Command("cat")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("cannot run `cat`: %v", err)
+	}
+	c.closers = append(c.closers, func() { cmd.Process.Kill(); cmd.Wait() })
+	return stdin, stdout, nil
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing
+
+// batch makes copies copies and returns the time spent in the io.Copy calls alone. With verify
+// (and one copy), it checks the far end byte for byte and returns what it got, or nil where
+// nothing can be read back.
+func (c *cell) batch(copies int64, verify bool) (time.Duration, []byte, error) {
+	c.src.begin(c.n * copies)
+	c.dst.begin(c.n*copies, verify)
+	var elapsed time.Duration
+	for i := int64(0); i < copies; i++ {
+		if err := c.src.reset(); err != nil {
+			return 0, nil, err
+		}
+		if err := c.dst.reset(); err != nil {
+			return 0, nil, err
+		}
+		r, w := c.src.reader(), c.dst.writer()
+		t0 := time.Now()
+		written, err := io.Copy(w, r)
+		elapsed += time.Since(t0)
+		if err != nil {
+			return 0, nil, err
+		}
+		if written != c.n {
+			return 0, nil, fmt.Errorf("io.Copy copied %d of %d bytes", written, c.n)
+		}
+	}
+	got, readable, err := c.dst.end(verify)
+	if err != nil || !verify || !readable {
+		return elapsed, nil, err
+	}
+	if !bytes.Equal(got, c.data[:c.n]) {
+		return 0, nil, fmt.Errorf("the far end got %d bytes, not the %d sent", len(got), c.n)
+	}
+	return elapsed, got, nil
+}
+
+func (c *cell) measure() (string, error) {
+	copies := imax(1, sampleBytes/c.n)
+	rounds := 11
+	if c.n >= 64*mib {
+		rounds = 5
+	}
+	_, got, err := c.batch(1, true)
+	if err != nil {
+		return "", fmt.Errorf("checked copy: %v", err)
+	}
+	checked, sum := "count", "-"
+	if got != nil {
+		checked, sum = strconv.Itoa(len(got)), fmt.Sprintf("%#x", checksum(got))
+	}
+	var secs []float64
+	for i := 0; i < rounds; i++ {
+		d, _, err := c.batch(copies, false)
+		if err != nil {
+			return "", err
+		}
+		secs = append(secs, d.Seconds()/float64(copies))
+	}
+	return fmt.Sprintf("secs_per_copy=%.6e copies=%d samples=%d checked=%s checksum=%s",
+		median(secs), copies, rounds, checked, sum), nil
+}
+
+func median(xs []float64) float64 {
+	v := append([]float64(nil), xs...)
+	sort.Float64s(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// pattern is the tour's pseudo-random bytes (xorshift64, little-endian words).
+func pattern(n int64) []byte {
+	x := uint64(0x9E3779B97F4A7C15)
+	v := make([]byte, (n+7)/8*8)
+	for i := 0; i < len(v); i += 8 {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		binary.LittleEndian.PutUint64(v[i:], x)
+	}
+	return v[:n]
+}
+
+// checksum is the tour's: order-sensitive, 8 bytes per multiply.
+func checksum(b []byte) uint64 {
+	h := uint64(0xcbf29ce484222325) ^ uint64(len(b))
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		h = bits.RotateLeft64((h^w)*0x100000001b3, 29)
+	}
+	for ; i < len(b); i++ {
+		h = (h ^ uint64(b[i])) * 0x100000001b3
+	}
+	return h
+}
