@@ -149,7 +149,8 @@ impl Copier {
     /// Copies whose limit (from [`copy_n`](Copier::copy_n), [`Take`](std::io::Take) or
     /// [`copy_range`](Copier::copy_range)) is below `bytes` take the read/write loop at once,
     /// without probing the descriptors (default [`DEFAULT_SMALL_COPY`]); 0 sends every copy to the
-    /// kernel paths.
+    /// kernel paths. A regular file copied into a [`File`](std::fs::File) is the exception: one
+    /// `copy_file_range` costs less than a read and a write, so it takes that.
     pub const fn small_copy(mut self, bytes: u64) -> Self {
         self.small_copy = bytes;
         self
@@ -250,6 +251,27 @@ impl Copier {
         self.run(reader, writer, u64::MAX, Some(buf))
     }
 
+    /// [`Copier::run`] for the functions that return only the count: a copy that succeeds
+    /// moves no report around.
+    #[inline]
+    pub(crate) fn run_count<R, W>(
+        &self,
+        reader: &mut R,
+        writer: &mut W,
+        limit: u64,
+        buf: Option<&mut [u8]>,
+    ) -> io::Result<u64>
+    where
+        R: WriterTo + ?Sized,
+        W: ReaderFrom + ?Sized,
+    {
+        let mut t = Transfer::new(self, limit, buf);
+        match reader.write_to(writer, &mut t) {
+            Ok(_) => Ok(t.release()),
+            Err(e) => Err(CopyError::new(e, t.finish()).into()),
+        }
+    }
+
     fn run<R, W>(
         &self,
         reader: &mut R,
@@ -294,9 +316,12 @@ pub struct Transfer<'a> {
     /// offset arguments of the kernel calls, and leave the file positions alone.
     pub(crate) src_off: Option<u64>,
     pub(crate) dst_off: Option<u64>,
+    /// The sink is a [`File`](std::fs::File), so probably a regular file.
+    pub(crate) sink_is_file: bool,
 }
 
 impl<'a> Transfer<'a> {
+    #[inline]
     pub(crate) fn new(copier: &'a Copier, limit: u64, buf: Option<&'a mut [u8]>) -> Self {
         Transfer {
             copier,
@@ -306,6 +331,7 @@ impl<'a> Transfer<'a> {
             held: None,
             src_off: None,
             dst_off: None,
+            sink_is_file: false,
         }
     }
 
@@ -320,6 +346,7 @@ impl<'a> Transfer<'a> {
     }
 
     /// Bytes that have reached the sink so far.
+    #[inline]
     pub fn written(&self) -> u64 {
         self.report.written()
     }
@@ -508,12 +535,26 @@ impl<'a> Transfer<'a> {
     }
 
     pub(crate) fn finish(mut self) -> Report {
+        self.keep_buffer();
+        std::mem::take(&mut self.report)
+    }
+
+    /// Ends the copy and returns its count, dropping the report.
+    #[inline]
+    pub(crate) fn release(mut self) -> u64 {
+        if matches!(self.buffer, Buffer::Owned(_)) {
+            self.keep_buffer();
+        }
+        self.report.written()
+    }
+
+    /// Keeps an owned loop buffer for the thread's next copy.
+    fn keep_buffer(&mut self) {
         if let Buffer::Owned(b) = std::mem::replace(&mut self.buffer, Buffer::Unset) {
             if b.len() <= CACHED_BUFFER_MAX {
                 SPARE_BUFFER.with(|c| c.set(Some(b)));
             }
         }
-        std::mem::take(&mut self.report)
     }
 }
 

@@ -37,7 +37,32 @@ macro_rules! fd_sink {
 
 fd_source!(File, &File, TcpStream, &TcpStream, UnixStream, &UnixStream);
 fd_source!(PipeReader, &PipeReader, ChildStdout, ChildStderr);
-fd_sink!(File, &File, TcpStream, &TcpStream, UnixStream, &UnixStream);
+fd_sink!(TcpStream, &TcpStream, UnixStream, &UnixStream);
+
+/// A `File` is most often a regular file: a copy from a regular file into it tries
+/// `copy_file_range` before asking what the sink is (see the Linux module).
+macro_rules! file_sink {
+    ($($ty:ty),*) => {$(
+        impl ReaderFrom for $ty {
+            fn read_from<R: WriterTo + ?Sized>(
+                &mut self,
+                r: &mut R,
+                t: &mut Transfer<'_>,
+            ) -> io::Result<u64> {
+                let outer = std::mem::replace(&mut t.sink_is_file, true);
+                let res = crate::traits::read_from_default(self, r, t);
+                t.sink_is_file = outer;
+                res
+            }
+
+            fn sink_fd(&self) -> Option<BorrowedFd<'_>> {
+                Some(self.as_fd())
+            }
+        }
+    )*};
+}
+
+file_sink!(File, &File);
 fd_sink!(
     PipeWriter,
     &PipeWriter,

@@ -128,7 +128,7 @@ where
     R: WriterTo + ?Sized,
     W: ReaderFrom + ?Sized,
 {
-    Ok(DEFAULT.copy(reader, writer)?.written())
+    DEFAULT.run_count(reader, writer, u64::MAX, None)
 }
 
 /// Copies exactly `n` bytes from `reader` to `writer`: Go's `io.CopyN`.
@@ -180,7 +180,10 @@ where
     R: WriterTo + ?Sized,
     W: ReaderFrom + ?Sized,
 {
-    Ok(DEFAULT.copy_buffer(reader, writer, buf)?.written())
+    if buf.is_empty() {
+        return Ok(DEFAULT.copy_buffer(reader, writer, buf)?.written());
+    }
+    DEFAULT.run_count(reader, writer, u64::MAX, Some(buf))
 }
 
 /// Copies up to `len` bytes of `src` from `offset` on into `writer`, leaving the position of

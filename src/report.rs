@@ -48,6 +48,7 @@ impl Path {
         }
     }
 
+    #[inline]
     fn index(self) -> usize {
         self as usize
     }
@@ -208,6 +209,7 @@ pub struct Report {
 
 impl Report {
     /// Bytes that reached the sink.
+    #[inline]
     pub fn written(&self) -> u64 {
         self.written
     }
@@ -267,11 +269,13 @@ impl Report {
         self.fallbacks().find(|f| f.from == path).copied()
     }
 
+    #[inline]
     pub(crate) fn record(&mut self, path: Path, bytes: u64) {
         self.written += bytes;
         self.paths[path.index()].bytes += bytes;
     }
 
+    #[inline]
     pub(crate) fn count_call(&mut self, path: Path) {
         self.paths[path.index()].calls += 1;
     }

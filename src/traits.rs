@@ -146,16 +146,7 @@ pub trait ReaderFrom: Write {
         r: &mut R,
         t: &mut Transfer<'_>,
     ) -> io::Result<u64> {
-        #[cfg(unix)]
-        if let Some(src) = r.source_fd() {
-            return match self.sink_fd() {
-                Some(dst) => t.copy_fds(src, dst),
-                // Reading the descriptor directly lets a file source take back what a failed
-                // write left.
-                None => t.copy_fd_buffered(src, self),
-            };
-        }
-        t.copy_buffered(r, self)
+        read_from_default(self, r, t)
     }
 
     /// The file descriptor that writing `self` writes, if writing it directly is the same as
@@ -166,6 +157,24 @@ pub trait ReaderFrom: Write {
     fn sink_fd(&self) -> Option<BorrowedFd<'_>> {
         None
     }
+}
+
+/// The default [`ReaderFrom::read_from`], also for the implementations that add to it.
+pub(crate) fn read_from_default<W, R>(w: &mut W, r: &mut R, t: &mut Transfer<'_>) -> io::Result<u64>
+where
+    W: ReaderFrom + ?Sized,
+    R: WriterTo + ?Sized,
+{
+    #[cfg(unix)]
+    if let Some(src) = r.source_fd() {
+        return match w.sink_fd() {
+            Some(dst) => t.copy_fds(src, dst),
+            // Reading the descriptor directly lets a file source take back what a failed
+            // write left.
+            None => t.copy_fd_buffered(src, w),
+        };
+    }
+    t.copy_buffered(r, w)
 }
 
 /// Lets any [`Read`] or [`Write`] value take part in a copy, on the read/write loop.

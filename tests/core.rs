@@ -342,10 +342,36 @@ fn same_file_through_two_opens_terminates() {
     want.extend_from_slice(&data);
     assert_eq!(report.written(), data.len() as u64, "{report}");
     assert_eq!(std::fs::read(&path).unwrap(), want);
+    // The first copy_file_range, tried before the sink is probed, read to the end the file had,
+    // which ends the copy.
     assert_eq!(
-        report.fallback_from(Path::CopyFileRange).map(|f| f.reason),
-        Some(Reason::SameFile)
+        (
+            report.path_stats(Path::CopyFileRange).calls,
+            report.fallbacks().count()
+        ),
+        (1, 0),
+        "{report}"
     );
+
+    // A first call that stops short leaves the rest to the loop, capped at the same end.
+    let mut dst = OpenOptions::new().write(true).open(&path).unwrap();
+    dst.seek(io::SeekFrom::End(0)).unwrap();
+    src.seek(io::SeekFrom::Start(0)).unwrap();
+    let report = Copier::new()
+        .chunk_size(4096)
+        .copy(&mut src, &mut dst)
+        .unwrap();
+    want.extend_from_slice(&want.clone());
+    assert_eq!(report.written(), 2 * data.len() as u64, "{report}");
+    assert_eq!(std::fs::read(&path).unwrap(), want);
+    assert_eq!(
+        report
+            .fallback_from(Path::CopyFileRange)
+            .map(|f| (f.reason, f.at)),
+        Some((Reason::SameFile, 4096)),
+        "{report}"
+    );
+    assert_eq!(report.main_path(), Some(Path::Buffered), "{report}");
 }
 
 #[test]
@@ -958,17 +984,36 @@ fn same_file_at_offsets_is_bounded_and_refuses_overlap() {
     assert_eq!(&std::fs::read(&path).unwrap()[5000..6000], &data[..1000]);
 }
 
-/// Copies known to be small take the read/write loop at once: no fstat, no kernel path.
+/// Copies known to be small take the read/write loop at once, with no fstat and no kernel path,
+/// except a regular file into a `File`, which takes one copy_file_range.
 #[test]
 fn small_known_copies_take_the_loop_without_probes() {
     let dir = scratch();
     let data = pattern(100_000, 32);
     let (mut src, _) = source_file(dir.path(), "s", &data);
     let (mut dst, p) = sink_file(dir.path(), "d");
-    let r = Copier::new().copy_n(&mut src, &mut dst, 4096).unwrap();
+    // Into a pipe: the loop, with no kernel path tried.
+    let (mut pr, mut pw) = io::pipe().unwrap();
+    let r = Copier::new().copy_n(&mut src, &mut pw, 4096).unwrap();
     assert_eq!(
         (r.main_path(), r.fallbacks().count()),
         (Some(Path::Buffered), 0),
+        "{r}"
+    );
+    let mut got = vec![0; 4096];
+    pr.read_exact(&mut got).unwrap();
+    assert_eq!(got, data[..4096]);
+    src.seek(io::SeekFrom::Start(0)).unwrap();
+    // From a regular file into a `File`, copy_file_range is tried first, before any probe of
+    // the sink: one call.
+    let r = Copier::new().copy_n(&mut src, &mut dst, 4096).unwrap();
+    assert_eq!(
+        (
+            r.main_path(),
+            r.path_stats(Path::CopyFileRange).calls,
+            r.fallbacks().count()
+        ),
+        (Some(Path::CopyFileRange), 1, 0),
         "{r}"
     );
     let r = Copier::new()
@@ -995,7 +1040,10 @@ fn small_known_copies_take_the_loop_without_probes() {
         Syscall::Write,
         vec![Fault::Short(100), Fault::Errno(libc::EAGAIN)],
     );
-    let e = Copier::new().copy_n(&mut src, &mut dst, 5000).unwrap_err();
+    let e = Copier::new()
+        .copy_file_range(false)
+        .copy_n(&mut src, &mut dst, 5000)
+        .unwrap_err();
     fault::clear();
     assert_eq!((e.written(), e.report().stranded()), (100, 0));
     assert_eq!(position(&mut src), 100);

@@ -1285,10 +1285,12 @@ fn directory_case() {
         "{err}"
     );
     assert_eq!(position(&mut dst), 0, "sink position");
+    // A `File` sink is tried with copy_file_range before it is probed, and the kernel names the
+    // directory; the loop's write only sees a descriptor not open for writing.
     let err = Copier::new().copy(&mut src, &mut d).expect_err("dir sink");
     assert_eq!(
         (errno(&err), err.written()),
-        (Some(libc::EBADF), 0),
+        (Some(libc::EISDIR), 0),
         "{err}"
     );
     assert_eq!(position(&mut src), 0, "source position");
@@ -1374,7 +1376,7 @@ fn closed_descriptor_is_ebadf_at_either_end() {
 }
 
 #[test]
-fn directory_source_is_eisdir_and_directory_sink_ebadf() {
+fn directory_source_is_eisdir_and_directory_sink_eisdir_or_ebadf() {
     let _g = shared();
     directory_case();
 }

@@ -588,6 +588,13 @@ struct Facts {
     /// promised, and skips the call that would answer 0: a regular file read from offset 0
     /// (nothing taken by a BufReader) or at an explicit offset.
     ends_at_size: bool,
+    /// The crate tries copy_file_range before it probes the sink: a regular-file source read
+    /// from its position into a sink that is a `File` (bare, buffered, boxed or counted), with
+    /// the path allowed and not known missing.
+    file_first: bool,
+    /// That first copy_file_range of a copy of a file onto itself asks for overlapping ranges,
+    /// which the kernel refuses.
+    same_overlap: bool,
 }
 
 /// An inclusive range of byte counts.
@@ -818,8 +825,11 @@ impl Sim<'_> {
             return Ok((len.min(held), 0));
         }
         let answer = match hop {
-            // The kernel refuses an O_APPEND sink before it looks at anything else.
+            // The kernel refuses a sink that is no regular file, then an O_APPEND sink, then
+            // overlapping ranges of one file.
+            Hop::Cfr if self.f.dst != Kind::Regular => Answer::Errno(libc::EINVAL),
             Hop::Cfr if self.f.append => Answer::Errno(libc::EBADF),
+            Hop::Cfr if self.f.same_overlap => Answer::Errno(libc::EINVAL),
             Hop::Cfr => self.f.cfr,
             Hop::Sendfile => self.f.sendfile,
             _ => Answer::Moves,
@@ -838,6 +848,9 @@ impl Sim<'_> {
 
     fn direct(&mut self, hop: Hop) -> Flow {
         let mut first = true;
+        if hop == Hop::Cfr && self.f.file_first && self.f.same_file {
+            return self.same_file_first();
+        }
         while self.limit > 0 {
             let len = self.limit.min(self.knobs.chunk as u64);
             self.count(hop.path());
@@ -865,6 +878,55 @@ impl Sim<'_> {
             }
         }
         self.last(hop)
+    }
+
+    /// A copy of a file onto itself that tries copy_file_range first: one call, asked for the
+    /// whole limit, which the kernel shortens to the source's end (or refuses, for overlapping
+    /// ranges). Then the copy is capped at the end the file had, and what is left of it takes
+    /// the loop.
+    fn same_file_first(&mut self) -> Flow {
+        let len = self.limit.min(self.knobs.chunk as u64);
+        let mut moved = 0;
+        loop {
+            self.count(Path::CopyFileRange);
+            match self.call(Hop::Cfr, len, true, None) {
+                Ok((n, slack)) => {
+                    moved = n;
+                    self.limit -= n;
+                    self.written += n;
+                    self.slack += slack;
+                }
+                Err(libc::EINTR) => continue,
+                Err(e) if documented_fallback(Path::CopyFileRange, e) => {}
+                Err(e) => return self.fail_errno(Hop::Cfr, e),
+            }
+            break;
+        }
+        if moved > 0 && self.f.ends_at_size && self.avail == 0 {
+            return self.last(Hop::Cfr);
+        }
+        self.limit = self.limit.min(self.avail);
+        if self.limit == 0 {
+            return self.last(Hop::Cfr);
+        }
+        self.leave(Hop::Cfr, Reason::SameFile)
+    }
+
+    /// The copy_file_range a sink that is no regular file refuses, before the chain.
+    fn blind_cfr(&mut self) -> Flow {
+        let len = self.limit.min(self.knobs.chunk as u64);
+        loop {
+            self.count(Path::CopyFileRange);
+            match self.call(Hop::Cfr, len, true, None) {
+                Ok((0, _)) => return self.leave(Hop::Cfr, Reason::ZeroFirstCall),
+                Ok(_) => unreachable!("the kernel refuses copy_file_range into {:?}", self.f.dst),
+                Err(libc::EINTR) => {}
+                Err(e) if documented_fallback(Path::CopyFileRange, e) => {
+                    return self.leave(Hop::Cfr, Reason::Errno(e))
+                }
+                Err(e) => return self.fail_errno(Hop::Cfr, e),
+            }
+        }
     }
 
     fn relay(&mut self) -> Flow {
@@ -1015,12 +1077,18 @@ impl Sim<'_> {
             self.read_write();
             return;
         }
-        if f.same_file {
+        if f.same_file && !f.file_first {
             // A copy of a file onto itself reads no further than the end the file had when it
             // began; the copy itself was asked for more, so its gates still apply.
             self.limit = self.limit.min(self.avail);
         }
         let k = self.knobs;
+        if f.file_first && documented_chain(f.src, f.dst, f.dst_offset)[0] != Hop::Cfr {
+            // copy_file_range is tried before the sink is probed, and refused.
+            if let Flow::Failed = self.blind_cfr() {
+                return;
+            }
+        }
         let same_file = (f.same_file && !f.dst_offset).then_some(Reason::SameFile);
         // O_APPEND is asked only after copy_file_range, which is tried without it.
         let blocked =
@@ -1033,15 +1101,20 @@ impl Sim<'_> {
                 Hop::Splice | Hop::Relay => k.splice,
                 Hop::Loop => true,
             };
-            let gate = if hop == Hop::Loop {
-                None
-            } else {
-                if hop == Hop::Cfr { same_file } else { blocked }
+            let gate =
+                if hop == Hop::Loop {
+                    None
+                } else {
+                    match hop {
+                    Hop::Cfr if f.file_first => None,
+                    Hop::Cfr => same_file,
+                    _ => blocked,
+                }
                     .or((!on).then_some(Reason::Disabled))
                     .or((shares_pages && !k.share).then_some(Reason::MutableSource))
                     .or(matches!(self.inject, Inject::EnosysEarlier(c) if Some(*c) == hop.syscall())
                         .then_some(Reason::Unsupported))
-            };
+                };
             let flow = match (hop, gate) {
                 (_, Some(reason)) => self.leave(hop, reason),
                 (Hop::Loop, None) => self.read_write(),
@@ -2415,6 +2488,27 @@ fn run_case(case: &Case) {
         RunOp::Range { len, .. } | RunOp::At { len, .. } => len,
         _ => limit.unwrap_or(u64::MAX),
     };
+    let file_sink = match case.dw {
+        DstWrap::Bare => matches!(
+            case.dst,
+            Dst::File(_) | Dst::Append(_) | Dst::Null | Dst::Same
+        ),
+        DstWrap::Buf | DstWrap::Boxed | DstWrap::Counting => true,
+        DstWrap::OptIn | DstWrap::Failing => false,
+    };
+    let file_first = fd_src
+        && fd_dst
+        && skind == Kind::Regular
+        && file_sink
+        && matches!(run, RunOp::Copy | RunOp::CopyN(_) | RunOp::CopyBuffer(_))
+        && case.knobs.cfr
+        && !matches!(case.inject, Inject::EnosysEarlier(Syscall::CopyFileRange));
+    // The kernel shortens the first call to the source's end before it compares the ranges.
+    let same_overlap = same && file_first && {
+        let (pos_in, pos_out) = (start + pre, sink_pos);
+        let count = limit_for_model.min(avail).min(case.knobs.chunk as u64);
+        pos_out + count > pos_in && pos_out < pos_in + count
+    };
     // "A regular-file source is moved back over the bytes not written": read through its
     // descriptor (also by a wrapper that hands the copy to its file), or at an offset
     // (copy_range, which takes nothing from the file's position), the crate can give bytes
@@ -2460,6 +2554,8 @@ fn run_case(case: &Case) {
         whole_reads: matches!(case.src, Src::File(_)),
         ends_at_size: matches!(case.src, Src::File(_))
             && (matches!(run, RunOp::Range { .. } | RunOp::At { .. }) || (start == 0 && pre == 0)),
+        file_first,
+        same_overlap,
     };
     let resolved = Resolved {
         start,

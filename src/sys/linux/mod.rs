@@ -4,7 +4,13 @@
 //!
 //! Both descriptors are `fstat`ed once per copy (sockets also asked their `SO_TYPE`). Then the
 //! paths are tried in this order, each only where it can apply, and each only until it answers
-//! "not here":
+//! "not here". One shortcut comes first: a regular file (by its `fstat`) copied into a
+//! [`File`](std::fs::File) sink, read from its position, gets one `copy_file_range` before the
+//! sink is probed, since a `File` is most often a regular file. That call is safe on any sink: the
+//! kernel refuses one that is not a regular file (reported as a fallback, then the chain below
+//! runs) and overlapping ranges of one file, and reads no further than the source's end, which is
+//! all a copy of a file onto itself may read. A copy that call does not finish goes on down the
+//! chain.
 //!
 //! | source              | sink                          | chain                                   |
 //! |---------------------|-------------------------------|-----------------------------------------|
@@ -31,14 +37,16 @@
 //!   pool, so a copy pays no pipe creation.
 //! - One `fstat` per end and one `getsockopt` per socket per copy, and one `fcntl` for a file
 //!   sink that `copy_file_range` did not fill; nothing per chunk. A regular-file source that
-//!   gave the bytes its size promised is not asked once more to see its end, so a small
-//!   file-to-file copy is three syscalls: two `fstat`s and one `copy_file_range`.
+//!   gave the bytes its size promised is not asked once more to see its end, so a whole small
+//!   file copied into a `File` is two syscalls: an `fstat` and one `copy_file_range`.
 //!
 //! # Drawbacks and where the fast path does not apply
 //!
 //! - `sendfile` and `splice` hand the file's pages to the socket or pipe: bytes changed in the
 //!   file before the peer reads them can still change in flight (rust-lang/rust#108283).
 //!   [`Copier::share_file_pages`] turns that off.
+//! - A `File` sink that is not a regular file (a socket or pipe turned into a `File`,
+//!   `/dev/null`) pays one refused `copy_file_range` before its path.
 //! - An `O_APPEND` sink and a copy of a file onto itself take the read/write loop: the kernel
 //!   refuses the first (`copy_file_range` is still tried once, and its `EBADF` is then reported
 //!   as [`Reason::AppendSink`]), and only the loop has defined results for the second.
@@ -276,7 +284,16 @@ pub(crate) fn copy_fds(
     if t.limit() == 0 {
         return Ok(());
     }
-    if t.limit() < t.copier().small_copy && t.dst_off.is_none() {
+    let c = *t.copier();
+    let start = t.consumed();
+    // A regular file into a `File` sink: copy_file_range is tried before the sink is asked what
+    // it is, so a whole small file costs an fstat and one call.
+    let file_first = t.sink_is_file
+        && t.src_off.is_none()
+        && t.dst_off.is_none()
+        && c.copy_file_range
+        && !missing::get(Path::CopyFileRange);
+    if !file_first && t.limit() < c.small_copy && t.dst_off.is_none() {
         // Too small for the kernel paths to pay for their probes (the limit bounds a copy of a
         // file onto itself; `copy_at`, which must refuse overlap, always probes). A failed write
         // finds out then whether the source is a file that can take bytes back.
@@ -289,18 +306,31 @@ pub(crate) fn copy_fds(
             dst,
         );
     }
+    let s = Meta::of(src);
+    let first = if file_first && s.kind == Kind::Regular {
+        match first_copy_file_range(t, src, dst, &s, start)? {
+            Some(first) => Some(first),
+            None => return Ok(()),
+        }
+    } else {
+        None
+    };
     let e = Ends {
         src,
         dst,
-        s: Meta::of(src),
+        s,
         d: Meta::of(dst),
-        start: t.consumed(),
+        start,
     };
     let same = e.s.same_file(&e.d);
     if same {
         // Whatever path runs reads no further than the end the file has now, so a sink ahead
         // of the source cannot feed the copy forever.
         fd_loop::cap_at_initial_end(t, src, e.s.size);
+        if first.is_some() && t.limit() == 0 {
+            // The first copy_file_range reached the end the file had.
+            return Ok(());
+        }
         if let (Some(s), Some(d)) = (t.src_off, t.dst_off) {
             if s < d.saturating_add(t.limit()) && d < s.saturating_add(t.limit()) {
                 return Err(io::Error::new(
@@ -314,15 +344,27 @@ pub(crate) fn copy_fds(
     // explicit offsets do not overlap (checked above): the kernel copies them.
     let mut blocked =
         (same && (t.src_off.is_none() || t.dst_off.is_none())).then_some(Reason::SameFile);
-    let c = *t.copier();
     let regular_pair = e.s.kind == Kind::Regular && e.d.kind == Kind::Regular;
-    if regular_pair {
-        // copy_file_range refuses an O_APPEND sink with EBADF, so the flag is asked only when
-        // it did not finish the copy: a file-to-file copy pays no fcntl.
-        let gate = blocked.or((!c.copy_file_range).then_some(Reason::Disabled));
-        if direct(t, Path::CopyFileRange, gate, &e)? {
-            return Ok(());
+    // copy_file_range refuses an O_APPEND sink with EBADF, so the flag is asked only when it did
+    // not finish the copy: a file-to-file copy pays no fcntl.
+    match first {
+        None if regular_pair => {
+            let gate = blocked.or((!c.copy_file_range).then_some(Reason::Disabled));
+            if direct(t, Path::CopyFileRange, gate, &e, true)? {
+                return Ok(());
+            }
         }
+        None => {}
+        // The first call moved bytes: the rest of a copy of a file onto itself takes the loop.
+        Some(First::Moved) => match blocked {
+            Some(reason) => t.fall_back(Path::CopyFileRange, reason),
+            None => {
+                if direct(t, Path::CopyFileRange, None, &e, false)? {
+                    return Ok(());
+                }
+            }
+        },
+        Some(First::Left(reason)) => t.fall_back(Path::CopyFileRange, blocked.unwrap_or(reason)),
     }
     if blocked.is_none() && e.d.kind == Kind::Regular && calls::is_append(dst) {
         blocked = Some(Reason::AppendSink);
@@ -346,9 +388,16 @@ pub(crate) fn copy_fds(
 
     let done = if e.s.is_seekable() {
         // sendfile writes at the sink's position only.
-        t.dst_off.is_none() && direct(t, Path::Sendfile, policy(c.sendfile).or(page_gate), &e)?
+        t.dst_off.is_none()
+            && direct(
+                t,
+                Path::Sendfile,
+                policy(c.sendfile).or(page_gate),
+                &e,
+                true,
+            )?
     } else if e.s.kind == Kind::Pipe || e.d.kind == Kind::Pipe {
-        spliceable() && direct(t, Path::Splice, policy(c.splice), &e)?
+        spliceable() && direct(t, Path::Splice, policy(c.splice), &e, true)?
     } else if e.s.kind == Kind::Socket {
         spliceable() && relay(t, policy(c.splice), &e)?
     } else {
@@ -373,18 +422,60 @@ fn may_run(t: &mut Transfer<'_>, path: Path, gate: Option<Reason>) -> bool {
     }
 }
 
+/// What the first `copy_file_range` into a `File` sink answered, when it did not end the copy.
+enum First {
+    /// It moved bytes; the source may have more.
+    Moved,
+    /// Why the path was left: an errno that means "not here", or a first answer of 0.
+    Left(Reason),
+}
+
+/// The first `copy_file_range` from the regular file `src` into a `File` sink, before the sink
+/// is probed: `None` when it ended the copy (the limit, or the bytes the source's size promised),
+/// else what it answered. The call itself is safe on any sink: the kernel refuses a sink that is
+/// not a regular file and ranges of one file that overlap, and reads no further than the end
+/// the source has, which is what a copy of a file onto itself may read.
+fn first_copy_file_range(
+    t: &mut Transfer<'_>,
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    s: &Meta,
+    start: u64,
+) -> io::Result<Option<First>> {
+    let path = Path::CopyFileRange;
+    loop {
+        let len = clamp(t.limit(), t.copier().chunk_size);
+        t.report_mut().count_call(path);
+        match calls::copy_file_range(src, None, dst, None, len) {
+            Ok(0) => return Ok(Some(First::Left(Reason::ZeroFirstCall))),
+            Ok(n) => {
+                t.set_limit(t.limit() - n as u64);
+                t.report_mut().record(path, n as u64);
+                let spent = t.consumed() - start == s.size;
+                return Ok((t.limit() > 0 && !spent).then_some(First::Moved));
+            }
+            Err(err) => match classify(t, path, err, (src, dst), Some(End::Sink)) {
+                Failure::Retry => {}
+                Failure::FallBack(reason) => return Ok(Some(First::Left(reason))),
+                Failure::Fatal(err) => return Err(err),
+            },
+        }
+    }
+}
+
 /// Runs one direct kernel path until the source ends or the limit is reached (`Ok(true)`), or
-/// until it answers "not here" (`Ok(false)`, recorded in the report).
+/// until it answers "not here" (`Ok(false)`, recorded in the report). `first`: no call of this
+/// path has moved bytes yet in this copy, so an answer of 0 is not trusted.
 fn direct(
     t: &mut Transfer<'_>,
     path: Path,
     gate: Option<Reason>,
     e: &Ends<'_>,
+    mut first: bool,
 ) -> io::Result<bool> {
     if !may_run(t, path, gate) {
         return Ok(false);
     }
-    let mut first = true;
     while t.limit() > 0 {
         let len = clamp(t.limit(), t.copier().chunk_size);
         t.report_mut().count_call(path);
