@@ -14,12 +14,15 @@
 //! # What is timed
 //!
 //! Only the copy call, on the thread that makes it. A sample is a batch of copies (at least
-//! 8 MiB in all; 2048 copies of 4 KiB); each cell is the median of its samples, and io_copy's
-//! and std's samples alternate so that drift on a noisy machine hits both. Untimed: rewinding
-//! the source file and truncating the sink file before each copy. A feeder thread writes a
-//! socket or pipe source and a drainer thread reads a socket or pipe sink, streaming the whole
-//! batch, so a copy into a socket is throttled by its reader as in real use. Before timing, one
-//! copy of each contender is checked at the far end: its length and a checksum of its bytes.
+//! 8 MiB in all; 2048 copies of 4 KiB); each cell is the median of its samples of each
+//! contender. The samples are interleaved: each round takes one sample of io_copy, one of std
+//! and one of Go, in an order that rotates per round so that no contender always runs first,
+//! and each ratio compares samples taken close in time on a machine whose speed drifts by
+//! several times over seconds. Untimed: rewinding the source file and truncating the sink file
+//! before each copy. A feeder thread writes a socket or pipe source and a drainer thread reads a
+//! socket or pipe sink, streaming the whole batch, so a copy into a socket is throttled by its
+//! reader as in real use. Before timing, one copy of each contender is checked at the far end:
+//! its length and a checksum of its bytes; every timed copy's count is checked.
 //!
 //! Copies from a file run to its end; copies from a socket or pipe take exactly the size with
 //! [`Read::take`], as a relay of a framed stream does, so the connections stay open between
@@ -27,14 +30,16 @@
 //!
 //! # Go
 //!
-//! Go's `io.Copy` is the peer to beat. `benches/go-peer` is a Go program that times one cell
+//! Go's `io.Copy` is the peer to beat. `benches/go-peer` is a Go program that times the cells
 //! with the same method (its pairs in Go's std types, `io.LimitReader` where the tour takes
-//! [`Read::take`], the same pattern, batches, medians and far-end check, byte for byte). The
-//! tour builds it once into the target directory with the Go toolchain it finds
+//! [`Read::take`], the same pattern, batches, far-end check byte for byte, and count of every
+//! copy). The tour builds it once into the target directory with the Go toolchain it finds
 //! (`$IO_COPY_GO`, else `go` on `PATH`, else the newest `/usr/lib/go-*/bin/go`;
-//! `IO_COPY_GO=none` skips Go) and runs it for each cell right after io_copy's and std's
-//! samples; Go's samples are taken together in that process, not alternated with theirs.
-//! Without Go, or if the build fails, the tour says so and shows `-` in Go's columns.
+//! `IO_COPY_GO=none` skips Go) and runs one `gopeer serve` for the whole main table: for each
+//! cell it sets up Go's pair (with its checked copy) beside its own, asks for one Go sample in
+//! each round, takes Go's median as its own, and tears the pair down. A peer that does not
+//! answer a command within 20 s is killed and the tour goes on without Go. Without Go, or if
+//! the build fails, the tour says so and shows `-` in Go's columns.
 
 #[cfg(target_os = "linux")]
 fn main() {
@@ -51,13 +56,13 @@ mod tour {
     use std::cell::RefCell;
     use std::collections::BTreeMap;
     use std::fs::{self, File};
-    use std::io::{self, IsTerminal, Read, Seek, Write};
+    use std::io::{self, BufRead, IsTerminal, Read, Seek, Write};
     use std::net::{TcpListener, TcpStream};
     use std::os::fd::{AsFd, BorrowedFd};
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::net::UnixStream;
     use std::path::{Path as FsPath, PathBuf};
-    use std::process::{Child, Command, Stdio};
+    use std::process::{Child, ChildStdin, Command, Stdio};
     use std::sync::mpsc::{self, Receiver, Sender};
     use std::sync::Arc;
     use std::thread;
@@ -1056,23 +1061,42 @@ mod tour {
         }
     }
 
-    /// Times `hows` on `bench`: one checked copy each, then `rounds` samples of a batch of
-    /// copies each, the contenders' samples alternating.
-    fn measure(bench: &mut dyn Bench, hows: &[How], n: u64) -> io::Result<Vec<Tally>> {
+    /// What Go's io.Copy gave in one cell: its median seconds per copy, or why it has none.
+    type GoOutcome = Result<f64, String>;
+
+    /// Times `hows` on `bench`, and Go's io.Copy on the same cell when `go` holds a peer whose
+    /// cell is set up (and checked): one checked copy of each Rust contender, then `rounds`
+    /// rounds, each taking one sample (a batch of copies) of every contender in an order that
+    /// rotates per round, so that no contender always runs first and drift on a noisy machine
+    /// hits all of them alike. A Go sample that fails ends Go's part of the cell only.
+    fn measure(
+        bench: &mut dyn Bench,
+        hows: &[How],
+        n: u64,
+        mut go: Option<&mut GoPeer>,
+    ) -> io::Result<(Vec<Tally>, Option<GoOutcome>)> {
         let copies = (SAMPLE_BYTES / n).max(1);
         let rounds = if n >= 64 * MIB { 5 } else { 11 };
         let mut tallies: Vec<Tally> = hows.iter().map(|_| Tally::default()).collect();
         for &how in hows {
             bench.batch(how, 1, true, &mut Tally::default())?;
         }
+        let mut go_secs = Vec::new();
+        let mut go_err = None;
+        // Go, when present, is the contender after the Rust ones.
+        let contenders = hows.len() + usize::from(go.is_some());
         for round in 0..rounds {
-            for i in 0..hows.len() {
-                // Alternate the order so that neither contender always runs right after the other.
-                let i = if round % 2 == 0 {
-                    i
-                } else {
-                    hows.len() - 1 - i
-                };
+            for k in 0..contenders {
+                let i = (round + k) % contenders;
+                if i == hows.len() {
+                    if let Some(peer) = go.as_deref_mut().filter(|_| go_err.is_none()) {
+                        match peer.sample(copies) {
+                            Ok(secs) => go_secs.push(secs),
+                            Err(e) => go_err = Some(e),
+                        }
+                    }
+                    continue;
+                }
                 let tally = &mut tallies[i];
                 let (t0, p0) = (usage(UsageWho::RUSAGE_THREAD), usage(UsageWho::RUSAGE_SELF));
                 let elapsed = bench.batch(hows[i], copies, false, tally)?;
@@ -1085,22 +1109,111 @@ mod tour {
                 tally.csw_process += p1.csw - p0.csw;
             }
         }
-        Ok(tallies)
+        let go = go.map(|_| match go_err {
+            Some(e) => Err(e),
+            None => Ok(median(&go_secs)),
+        });
+        Ok((tallies, go))
     }
 
     // ---------------------------------------------------------------------------------------
     // Go's io.Copy, timed by benches/go-peer
 
-    /// How long one cell of the Go peer may take before it is killed.
-    const GO_TIMEOUT: Duration = Duration::from_secs(120);
+    /// How long the Go peer may take to answer one command (a set-up with its checked copy, a
+    /// sample, a teardown) before it is killed; the tour then goes on without Go.
+    const GO_TIMEOUT: Duration = Duration::from_secs(20);
 
-    /// The Go peer, built.
+    /// The Go peer, built, and `gopeer serve` running for the whole tour.
     struct GoPeer {
-        exe: PathBuf,
         /// What the peer reports: Go's version, OS and architecture.
         version: String,
         toolchain: PathBuf,
         build_secs: f64,
+        /// `None` once the peer has stopped (killed after a timeout, or exited).
+        server: Option<Server>,
+    }
+
+    /// A running `gopeer serve`: commands go to its stdin, a thread hands over its stdout
+    /// lines, so that a peer that stops answering is noticed after [`GO_TIMEOUT`].
+    struct Server {
+        child: Child,
+        stdin: Option<ChildStdin>,
+        replies: Receiver<String>,
+        stderr: Option<thread::JoinHandle<Vec<u8>>>,
+    }
+
+    impl Server {
+        fn spawn(exe: &FsPath) -> Result<Server, String> {
+            let mut child = Command::new(exe)
+                .arg("serve")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|e| format!("cannot run {} serve: {e}", exe.display()))?;
+            let stdout = child.stdout.take().expect("piped");
+            let mut stderr = child.stderr.take().expect("piped");
+            let (tx, replies) = mpsc::channel();
+            // The channel disconnects when the peer exits; the child stays unreaped until
+            // `stop`, so killing it by its id after a timeout is safe.
+            thread::spawn(move || {
+                for line in io::BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { return };
+                    if tx.send(line).is_err() {
+                        return;
+                    }
+                }
+            });
+            let stderr = thread::spawn(move || {
+                let mut v = Vec::new();
+                let _ = stderr.read_to_end(&mut v);
+                v
+            });
+            Ok(Server {
+                stdin: child.stdin.take(),
+                child,
+                replies,
+                stderr: Some(stderr),
+            })
+        }
+
+        /// Ends the peer: closes its stdin (it exits at the end of its commands), kills it if
+        /// it is still there after a moment, or at once with `kill`; returns its status and the
+        /// start of its stderr.
+        fn stop(&mut self, kill: bool) -> String {
+            drop(self.stdin.take());
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while !kill && Instant::now() < deadline {
+                match self.child.try_wait() {
+                    Ok(Some(_)) | Err(_) => break,
+                    Ok(None) => thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            if !matches!(self.child.try_wait(), Ok(Some(_))) {
+                let _ = self.child.kill();
+            }
+            let status = self
+                .child
+                .wait()
+                .map_or_else(|e| e.to_string(), |s| s.to_string());
+            let errs = self
+                .stderr
+                .take()
+                .and_then(|h| h.join().ok())
+                .unwrap_or_default();
+            match first_lines(&errs) {
+                e if e.is_empty() => status,
+                e => format!("{status}: {e}"),
+            }
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            if self.stdin.is_some() {
+                self.stop(false);
+            }
+        }
     }
 
     /// The Go toolchain to build the peer with: `$IO_COPY_GO` (`none`: no Go), else `go` on
@@ -1209,79 +1322,102 @@ mod tour {
                 ));
             }
             Ok(GoPeer {
-                exe,
                 version: String::from_utf8_lossy(&out.stdout).trim().to_string(),
                 toolchain,
                 build_secs,
+                server: Some(Server::spawn(&exe)?),
             })
         }
 
-        /// Times Go's io.Copy on one cell and returns its median seconds per copy, after
-        /// checking that the far end got the tour's bytes (`sum`; `None`: only the count, as
-        /// /dev/null).
-        fn run(
-            &self,
+        /// Whether the peer still runs.
+        fn alive(&self) -> bool {
+            self.server.is_some()
+        }
+
+        /// Sends one command and returns the peer's answer; an `err` answer is the error. A peer
+        /// that does not answer within [`GO_TIMEOUT`] is killed, and one that exits is reaped:
+        /// either way no command goes to it again.
+        fn ask(&mut self, command: &str) -> Result<String, String> {
+            let server = self
+                .server
+                .as_mut()
+                .ok_or_else(|| "the peer has stopped".to_string())?;
+            let sent = server
+                .stdin
+                .as_mut()
+                .expect("stdin open while the peer runs")
+                .write_all(format!("{command}\n").as_bytes());
+            let got = match sent {
+                Ok(()) => server.replies.recv_timeout(GO_TIMEOUT),
+                Err(_) => Err(mpsc::RecvTimeoutError::Disconnected),
+            };
+            match got {
+                Ok(line) => match line.strip_prefix("err ") {
+                    Some(why) => Err(why.to_string()),
+                    None => Ok(line),
+                },
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let status = server.stop(true);
+                    self.server = None;
+                    Err(format!(
+                        "no answer to `{command}` in {} s: killed ({status}); the rest of the tour goes on without Go",
+                        GO_TIMEOUT.as_secs()
+                    ))
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = server.stop(false);
+                    self.server = None;
+                    Err(format!(
+                        "exited at `{command}` ({status}); the rest of the tour goes on without Go"
+                    ))
+                }
+            }
+        }
+
+        /// Builds Go's side of one cell and makes its checked copy, which must match the tour's
+        /// bytes (`sum`; `None`: only the count, as /dev/null).
+        fn setup(
+            &mut self,
             pair: &str,
             n: u64,
             dir: Option<&FsPath>,
             sum: Option<u64>,
-        ) -> Result<f64, String> {
-            let mut child = Command::new(&self.exe)
-                .arg(pair)
-                .arg(n.to_string())
-                .arg(dir.map_or_else(|| "-".into(), |d| d.as_os_str().to_owned()))
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|e| format!("cannot run {}: {e}", self.exe.display()))?;
-            let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
-            // The reader sees the end of stdout when the peer exits; the child stays unreaped
-            // until `wait` below, so killing it by its id after a timeout is safe.
-            let (tx, rx) = mpsc::channel();
-            thread::spawn(move || {
-                let mut s = String::new();
-                if let Some(o) = stdout.as_mut() {
-                    let _ = o.read_to_string(&mut s);
-                }
-                let _ = tx.send(s);
-            });
-            let errs = thread::spawn(move || {
-                let mut v = Vec::new();
-                if let Some(e) = stderr.as_mut() {
-                    let _ = e.read_to_end(&mut v);
-                }
-                v
-            });
-            let got = rx.recv_timeout(GO_TIMEOUT);
-            if got.is_err() {
-                let _ = child.kill();
+        ) -> Result<(), String> {
+            let dir = dir.map_or_else(|| "-".into(), |d| d.display().to_string());
+            if dir.contains(char::is_whitespace) {
+                return Err(format!("the peer's commands cannot carry the path {dir:?}"));
             }
-            let status = child.wait().map_err(|e| e.to_string())?;
-            let errs = errs.join().unwrap_or_default();
-            let Ok(line) = got else {
-                return Err(format!("killed after {} s", GO_TIMEOUT.as_secs()));
-            };
-            if !status.success() {
-                return Err(format!("{status}: {}", first_lines(&errs)));
-            }
+            let line = self.ask(&format!("setup {pair} {n} {dir}"))?;
             let field = |key: &str| {
                 line.split_whitespace()
                     .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
                     .ok_or_else(|| format!("no {key} in {:?}", line.trim()))
             };
-            let secs: f64 = field("secs_per_copy")?
-                .parse()
-                .map_err(|e| format!("secs_per_copy: {e}"))?;
             let want = sum.map_or("-".into(), |s| format!("{s:#x}"));
             let (checked, got_sum) = (field("checked")?, field("checksum")?);
             let want_checked = sum.map_or("count".into(), |_| n.to_string());
             if (checked, got_sum) != (want_checked.as_str(), want.as_str()) {
+                let _ = self.ask("teardown");
                 return Err(format!(
                     "the far end got checked={checked} checksum={got_sum}, expected {want_checked} {want}"
                 ));
             }
-            Ok(secs)
+            Ok(())
+        }
+
+        /// Times one batch of `copies` copies of the cell set up; returns seconds per copy.
+        fn sample(&mut self, copies: u64) -> Result<f64, String> {
+            let line = self.ask(&format!("sample {copies}"))?;
+            line.trim()
+                .parse()
+                .map_err(|e| format!("sample answer {line:?}: {e}"))
+        }
+
+        /// Stops the peer, at the end of the main table.
+        fn stop(&mut self) {
+            if let Some(mut server) = self.server.take() {
+                server.stop(false);
+            }
         }
     }
 
@@ -1365,7 +1501,7 @@ mod tour {
             std::env::temp_dir()
         };
         progress.show("building the Go peer");
-        let go = GoPeer::build(&disk_base);
+        let mut go = GoPeer::build(&disk_base);
         let env = Env {
             tmpfs: tempfile::tempdir_in("/dev/shm").map_err(|e| format!("no /dev/shm: {e}")),
             disk: tempfile::Builder::new()
@@ -1387,20 +1523,19 @@ mod tour {
         for def in PAIRS {
             let fs = place_name(def.place);
             for &n in &SIZES {
-                progress.show(&format!("{} ({fs}) {}", def.name, size_name(n)));
-                let res = (def.build)(&env, def.place, n)
-                    .and_then(|mut b| measure(&mut *b, &[How::IoCopy, How::Std], n));
-                let t = match res {
-                    Ok(t) => t,
+                let cell = format!("{} ({fs}) {}", def.name, size_name(n));
+                progress.show(&cell);
+                let mut bench = match (def.build)(&env, def.place, n) {
+                    Ok(b) => b,
                     Err(e) => {
-                        problems.push(format!("{} ({fs}) {}: {e}", def.name, size_name(n)));
+                        problems.push(format!("{cell}: {e}"));
                         continue;
                     }
                 };
-                let (io_s, std_s) = (t[0].median_secs(), t[1].median_secs());
-                let (go_gib, io_go) = match &go {
-                    Ok(peer) => {
-                        progress.show(&format!("{} ({fs}) {}: Go", def.name, size_name(n)));
+                // Go's side of the cell is built beside the Rust one, so that the rounds below
+                // take Go's samples between io_copy's and std's.
+                let peer = match &mut go {
+                    Ok(peer) if peer.alive() => {
                         let dir = match def.place {
                             Place::Nowhere => None,
                             place => env.dir(place).ok(),
@@ -1408,22 +1543,44 @@ mod tour {
                         // The far end of /dev/null cannot be read back: its count only.
                         let sum =
                             (def.go != "file-null").then(|| checksum(&env.data[..n as usize]));
-                        match peer.run(def.go, n, dir, sum) {
-                            Ok(go_s) => (
-                                format!("{:.2}", gib_s(n, go_s)),
-                                format!("{:.2}", go_s / io_s),
-                            ),
+                        match peer.setup(def.go, n, dir, sum) {
+                            Ok(()) => Some(peer),
                             Err(e) => {
-                                problems.push(format!(
-                                    "Go peer, {} ({fs}) {}: {e}",
-                                    def.name,
-                                    size_name(n)
-                                ));
-                                ("-".into(), "-".into())
+                                problems.push(format!("Go peer, {cell}: set-up: {e}"));
+                                None
                             }
                         }
                     }
-                    Err(_) => ("-".into(), "-".into()),
+                    _ => None,
+                };
+                let went_in = peer.is_some();
+                let res = measure(&mut *bench, &[How::IoCopy, How::Std], n, peer);
+                drop(bench);
+                if let Ok(peer) = &mut go {
+                    if went_in && peer.alive() {
+                        if let Err(e) = peer.ask("teardown") {
+                            problems.push(format!("Go peer, {cell}: teardown: {e}"));
+                        }
+                    }
+                }
+                let (t, go_res) = match res {
+                    Ok(t) => t,
+                    Err(e) => {
+                        problems.push(format!("{cell}: {e}"));
+                        continue;
+                    }
+                };
+                let (io_s, std_s) = (t[0].median_secs(), t[1].median_secs());
+                let (go_gib, io_go) = match go_res {
+                    Some(Ok(go_s)) => (
+                        format!("{:.2}", gib_s(n, go_s)),
+                        format!("{:.2}", go_s / io_s),
+                    ),
+                    Some(Err(e)) => {
+                        problems.push(format!("Go peer, {cell}: {e}"));
+                        ("-".into(), "-".into())
+                    }
+                    None => ("-".into(), "-".into()),
                 };
                 lines.push(format!(
                     "{:<17} {:<6} {:>7}  {:<44} {:>10} {:>9.2} {:>9.2} {:>6.2} {:>9} {:>6}",
@@ -1450,6 +1607,10 @@ mod tour {
             }
         }
 
+        if let Ok(peer) = &mut go {
+            peer.stop();
+        }
+
         // The seed comparison: the ways to put a file into a pipe or a socket by hand.
         let seeds = [
             How::ReadWrite,
@@ -1467,7 +1628,7 @@ mod tour {
             progress.show(&format!("seed comparison: {name} {}", size_name(SEED_SIZE)));
             let res = build(&env, Place::Tmpfs, SEED_SIZE).and_then(|mut b| {
                 assert!(b.seedable(), "{name} is a file → descriptor pair");
-                measure(&mut *b, &seeds, SEED_SIZE)
+                measure(&mut *b, &seeds, SEED_SIZE, None).map(|(t, _)| t)
             });
             match res {
                 Ok(tallies) => {
@@ -1515,7 +1676,11 @@ mod tour {
             Err(why) => println!("Go peer: skipped — {why}"),
         }
         println!("time = the copy call alone, median of 5 (64 MiB) or 11 samples; calls = data-moving syscalls per copy from the Report");
-        println!("Go = io.Copy timed the same way by benches/go-peer, run right after each cell's io_copy and std samples");
+        println!("Go = io.Copy timed the same way by benches/go-peer (`gopeer serve`, one process for the whole table)");
+        println!(
+            "samples interleaved: each round takes one sample of {}, in an order that rotates per round",
+            if go.is_ok() { "io_copy, std and Go" } else { "io_copy and std" }
+        );
         println!("io/std, io/Go = io_copy GiB/s / std's, Go's (> 1: io_copy faster)\n");
         println!(
             "{:<17} {:<6} {:>7}  {:<44} {:>10} {:>9} {:>9} {:>6} {:>9} {:>6}",

@@ -1,7 +1,8 @@
-// Command gopeer times Go's io.Copy on one cell of io_copy's tour (examples/tour.rs), with the
+// Command gopeer times Go's io.Copy on the cells of io_copy's tour (examples/tour.rs), with the
 // tour's method, so that the tour can show Go beside io_copy and std::io::copy.
 //
-//	gopeer <pair> <bytes> <dir>    time one pair at one size; <dir> holds the files ("-": none)
+//	gopeer serve                   take commands on stdin, one per line (below)
+//	gopeer <pair> <bytes> <dir>    time one pair at one size alone; <dir> holds the files ("-": none)
 //	gopeer version                 print the Go version it was built with
 //
 // Pairs: file-file, file-tcp, tcp-tcp, tcp-file, file-pipe, pipe-file, file-unix, unix-unix,
@@ -10,27 +11,43 @@
 // and StdoutPipe of `cat`, bytes.Reader into bytes.Buffer. A socket or pipe source is read
 // through io.LimitReader(src, bytes), as a proxy relays a framed stream; a file to its end.
 //
-// The method is the tour's. Only the io.Copy call is timed. A sample is a batch of copies (at
-// least 8 MiB in all; 2048 copies of 4 KiB); the cell is the median of 5 samples (64 MiB and
-// up) or 11. Untimed: rewinding the source file and truncating the sink file before each copy.
-// A feeder goroutine writes a socket or pipe source and a drainer goroutine reads a socket or
-// pipe sink, streaming the whole batch. Before the samples, one copy is checked at the far end
-// byte for byte against the pattern (/dev/null: by its count); every copy's count is checked.
+// The method is the tour's. Only the io.Copy call is timed. A sample is a batch of copies;
+// untimed: rewinding the source file and truncating the sink file before each copy. A feeder
+// goroutine writes a socket or pipe source and a drainer goroutine reads a socket or pipe sink,
+// streaming the whole batch. Before any sample, one copy is checked at the far end byte for byte
+// against the pattern (/dev/null: by its count); every copy's count is checked.
 //
-// The relay's CPU is not measured. A goroutine moves between threads, so getrusage(RUSAGE_THREAD)
-// needs runtime.LockOSThread, and in one run on this project's 2-CPU machine the lock made the
-// relay itself 1.6x (TCP, 4 KiB) to 5.5x (Unix, 4 KiB) slower: its thread's CPU would measure
-// the lock.
+// The tour runs one `gopeer serve` for its whole main table and interleaves Go's samples with
+// its own, so that each ratio compares samples taken close in time on a machine whose speed
+// drifts. It writes one command per line and reads one line per command:
 //
-// It prints one line of key=value fields:
+//	setup <pair> <bytes> <dir>  builds the pair (files, sockets, feeder and drainer goroutines,
+//	                            child `cat`), makes the checked copy; replies
+//	                            "ok checked=<bytes compared|count> checksum=<the tour's checksum
+//	                            of the far end's bytes|->" or "err <msg>"
+//	sample <copies>             times one batch of that many copies of the cell; replies
+//	                            "<seconds per copy>" or "err <msg>" (the cell is then torn down)
+//	teardown                    closes the cell; replies "ok"
+//
+// It exits at the end of stdin, and by itself if one command runs for over 90 s.
+//
+// Alone, `gopeer <pair> <bytes> <dir>` takes the tour's samples in one block (at least 8 MiB per
+// sample, 2048 copies of 4 KiB; the median of 5 samples at 64 MiB and up, of 11 below) and prints
+// one line of key=value fields:
 //
 //	secs_per_copy=<median> copies=<per sample> samples=<n> checked=<bytes compared|count>
 //	checksum=<the tour's checksum of the far end's bytes|->
 //
 // and exits 0, or prints the error on stderr and exits 1.
+//
+// The relay's CPU is not measured. A goroutine moves between threads, so getrusage(RUSAGE_THREAD)
+// needs runtime.LockOSThread, and in one run on this project's 2-CPU machine the lock made the
+// relay itself 1.6x (TCP, 4 KiB) to 5.5x (Unix, 4 KiB) slower: its thread's CPU would measure
+// the lock.
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
@@ -43,6 +60,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -59,8 +77,12 @@ func main() {
 		fmt.Printf("%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return
 	}
+	if len(os.Args) == 2 && os.Args[1] == "serve" {
+		serve(os.Stdin, os.Stdout)
+		return
+	}
 	if len(os.Args) != 4 {
-		fail("usage: gopeer <pair> <bytes> <dir> | gopeer version")
+		fail("usage: gopeer serve | gopeer <pair> <bytes> <dir> | gopeer version")
 	}
 	n, err := strconv.ParseInt(os.Args[2], 10, 64)
 	if err != nil || n <= 0 {
@@ -99,6 +121,92 @@ func imin(a, b int64) int64 {
 		return a
 	}
 	return b
+}
+
+// serve answers the tour's commands (see the package comment) until the end of in.
+func serve(in io.Reader, out io.Writer) {
+	lines := bufio.NewScanner(in)
+	w := bufio.NewWriter(out)
+	reply := func(format string, args ...any) {
+		fmt.Fprintf(w, format+"\n", args...)
+		if err := w.Flush(); err != nil {
+			fail("serve: %v", err)
+		}
+	}
+	// A hung copy must not outlive the tour: the tour kills a peer that stops answering, and
+	// this ends one that nobody is waiting for.
+	watchdog := time.AfterFunc(time.Hour, func() { fail("serve: a command ran for over 90 s") })
+	watchdog.Stop()
+	var c *cell
+	var data []byte
+	teardown := func() {
+		if c != nil {
+			c.close()
+			c = nil
+		}
+	}
+	for lines.Scan() {
+		f := strings.Fields(lines.Text())
+		if len(f) == 0 {
+			continue
+		}
+		watchdog.Reset(90 * time.Second)
+		switch {
+		case f[0] == "setup" && len(f) == 4:
+			teardown()
+			n, err := strconv.ParseInt(f[2], 10, 64)
+			if err != nil || n <= 0 {
+				reply("err bytes: want a positive count, got %q", f[2])
+				break
+			}
+			// The pattern from its start, as long as the largest cell needs: a batch of the
+			// feeder carries the same bytes whatever size came before.
+			if need := imax(n, sampleBytes); int64(len(data)) < need {
+				data = pattern(need)
+			}
+			next, err := build(f[1], n, f[3], data)
+			if err != nil {
+				reply("err %s: %v", f[1], err)
+				break
+			}
+			checked, sum, err := next.check()
+			if err != nil {
+				next.close()
+				reply("err %s %d: checked copy: %v", f[1], n, err)
+				break
+			}
+			c = next
+			reply("ok checked=%s checksum=%s", checked, sum)
+		case f[0] == "sample" && len(f) == 2:
+			copies, err := strconv.ParseInt(f[1], 10, 64)
+			switch {
+			case err != nil || copies <= 0:
+				reply("err copies: want a positive count, got %q", f[1])
+			case c == nil:
+				reply("err no cell: setup first")
+			default:
+				d, _, err := c.batch(copies, false)
+				if err != nil {
+					// The streams may hold a part of the batch: nothing more is timed on them.
+					teardown()
+					reply("err %v", err)
+					break
+				}
+				reply("%.6e", d.Seconds()/float64(copies))
+			}
+		case f[0] == "teardown" && len(f) == 1:
+			teardown()
+			reply("ok")
+		default:
+			reply("err unknown command %q (setup <pair> <bytes> <dir> | sample <copies> | teardown)",
+				lines.Text())
+		}
+		watchdog.Stop()
+	}
+	teardown()
+	if err := lines.Err(); err != nil {
+		fail("serve: %v", err)
+	}
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,7 +324,9 @@ func (k *drainedSink) end(verify bool) ([]byte, bool, error) {
 }
 
 // feeder starts a goroutine that writes total bytes into w per request: the pattern from its
-// start, again and again, so that a batch of one copy carries exactly the checked bytes.
+// start, again and again, so that a batch of one copy carries exactly the checked bytes. It ends
+// when req is closed, or when a write fails: the cell is closing, and a copy that still waits
+// for the bytes fails or times out.
 func feeder(w io.Writer, data []byte) chan<- int64 {
 	req := make(chan int64, 1)
 	go func() {
@@ -224,7 +334,7 @@ func feeder(w io.Writer, data []byte) chan<- int64 {
 			for left > 0 {
 				k := imin(left, int64(len(data)))
 				if _, err := w.Write(data[:k]); err != nil {
-					fail("feeder: %v", err)
+					return
 				}
 				left -= k
 			}
@@ -321,11 +431,17 @@ func build(pair string, n int64, dir string, data []byte) (*cell, error) {
 		c.closers = append(c.closers, func() { f.Close(); os.Remove(path) })
 		return &fileSink{path, f, true}, nil
 	}
+	// The feeder's and drainer's goroutines end with the cell: closing their requests ends an
+	// idle one, closing the streams one that is still writing or reading.
 	fed := func(r io.Reader, w io.Writer) source {
-		return &fedSource{r: r, n: n, feed: feeder(w, data)}
+		feed := feeder(w, data)
+		c.closers = append(c.closers, func() { close(feed) })
+		return &fedSource{r: r, n: n, feed: feed}
 	}
 	drained := func(w io.Writer, r io.Reader) sink {
-		return &drainedSink{w, newDrainer(r)}
+		d := newDrainer(r)
+		c.closers = append(c.closers, func() { close(d.req) })
+		return &drainedSink{w, d}
 	}
 	var err error
 	switch pair {
@@ -547,19 +663,29 @@ func (c *cell) batch(copies int64, verify bool) (time.Duration, []byte, error) {
 	return elapsed, got, nil
 }
 
+// check makes one copy and returns what the far end got: the bytes compared and the tour's
+// checksum of them, or "count" and "-" where nothing can be read back.
+func (c *cell) check() (checked, sum string, err error) {
+	_, got, err := c.batch(1, true)
+	if err != nil {
+		return "", "", err
+	}
+	if got == nil {
+		return "count", "-", nil
+	}
+	return strconv.Itoa(len(got)), fmt.Sprintf("%#x", checksum(got)), nil
+}
+
+// measure times the cell alone, as the one-shot mode does: the checked copy, then every sample.
 func (c *cell) measure() (string, error) {
 	copies := imax(1, sampleBytes/c.n)
 	rounds := 11
 	if c.n >= 64*mib {
 		rounds = 5
 	}
-	_, got, err := c.batch(1, true)
+	checked, sum, err := c.check()
 	if err != nil {
 		return "", fmt.Errorf("checked copy: %v", err)
-	}
-	checked, sum := "count", "-"
-	if got != nil {
-		checked, sum = strconv.Itoa(len(got)), fmt.Sprintf("%#x", checksum(got))
 	}
 	var secs []float64
 	for i := 0; i < rounds; i++ {
