@@ -526,6 +526,7 @@ impl<'a> Transfer<'a> {
     }
 
     /// The report, or the error with it.
+    #[inline]
     pub(crate) fn outcome<T>(self, res: io::Result<T>) -> Result<Report, CopyError> {
         let report = self.finish();
         match res {
@@ -534,9 +535,12 @@ impl<'a> Transfer<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn finish(mut self) -> Report {
-        self.keep_buffer();
-        std::mem::take(&mut self.report)
+        if matches!(self.buffer, Buffer::Owned(_)) {
+            self.keep_buffer();
+        }
+        self.report
     }
 
     /// Ends the copy and returns its count, dropping the report.
