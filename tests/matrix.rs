@@ -291,6 +291,8 @@ struct Knobs {
     cfr: bool,
     sendfile: bool,
     splice: bool,
+    /// `Copier::splice_from_pipe`: a pipe source is spliced rather than read.
+    pipe_splice: bool,
 }
 
 impl Default for Knobs {
@@ -303,6 +305,7 @@ impl Default for Knobs {
             cfr: true,
             sendfile: true,
             splice: true,
+            pipe_splice: false,
         }
     }
 }
@@ -320,6 +323,7 @@ impl Knobs {
             .copy_file_range(self.cfr)
             .sendfile(self.sendfile)
             .splice(self.splice)
+            .splice_from_pipe(self.pipe_splice)
     }
 }
 
@@ -514,9 +518,11 @@ impl Hop {
 
 /// The chain table of `src/sys/linux/mod.rs`; for copy_at (a sink offset) the chain of
 /// `Copier::copy_at`'s docs: copy_file_range with both offsets, then pread/pwrite.
-fn documented_chain(src: Kind, dst: Kind, dst_offset: bool) -> &'static [Hop] {
+fn documented_chain(src: Kind, dst: Kind, dst_offset: bool, pipe_splice: bool) -> &'static [Hop] {
     use Hop::*;
     match (src, dst) {
+        // Splice out of a pipe only when the policy asks for it: the loop outruns it.
+        (Kind::Pipe, _) if !pipe_splice => &[Loop],
         (Kind::Regular, Kind::Regular) if dst_offset => &[Cfr, Loop],
         (Kind::Regular, Kind::Regular) => &[Cfr, Sendfile, Loop],
         (Kind::Regular, _) => &[Sendfile, Loop],
@@ -1083,7 +1089,9 @@ impl Sim<'_> {
             self.limit = self.limit.min(self.avail);
         }
         let k = self.knobs;
-        if f.file_first && documented_chain(f.src, f.dst, f.dst_offset)[0] != Hop::Cfr {
+        if f.file_first
+            && documented_chain(f.src, f.dst, f.dst_offset, self.knobs.pipe_splice)[0] != Hop::Cfr
+        {
             // copy_file_range is tried before the sink is probed, and refused.
             if let Flow::Failed = self.blind_cfr() {
                 return;
@@ -1094,7 +1102,7 @@ impl Sim<'_> {
         let blocked =
             same_file.or((f.dst == Kind::Regular && f.append).then_some(Reason::AppendSink));
         let shares_pages = f.src == Kind::Regular && matches!(f.dst, Kind::Socket | Kind::Pipe);
-        for &hop in documented_chain(f.src, f.dst, f.dst_offset) {
+        for &hop in documented_chain(f.src, f.dst, f.dst_offset, k.pipe_splice) {
             let on = match hop {
                 Hop::Cfr => k.cfr,
                 Hop::Sendfile => k.sendfile,
@@ -2259,7 +2267,7 @@ fn prime_enosys(call: Syscall, dir: &FsPath) {
             let (_r2, mut w2) = io::pipe().unwrap();
             w1.write_all(b"x").unwrap();
             drop(w1);
-            Copier::new().copy(&mut r1, &mut w2)
+            Copier::new().splice_from_pipe(true).copy(&mut r1, &mut w2)
         }
     }
     .expect("the priming copy");
@@ -2823,6 +2831,26 @@ fn endpoints_by_size(
     run_case(&Case::new(pair.0, pair.1, size));
 }
 
+/// Pipe sources with `splice_from_pipe(true)`: the splice path the default policy leaves.
+#[rstest]
+fn pipe_sources_spliced_by_request(
+    #[values(
+        PIPE_FILE,
+        PIPE_TCP,
+        PIPE_PIPE,
+        PIPE_NULL,
+        CHILD_FILE,
+        CHILD_TCP,
+        CHILD_CHILD
+    )]
+    pair: (Src, Dst),
+    #[values(0, 1, 4095, 4096, 4097, 65535, 65536, 65537, MIB + 7)] size: u64,
+) {
+    let mut case = Case::new(pair.0, pair.1, size);
+    case.knobs.pipe_splice = true;
+    run_case(&case);
+}
+
 #[rstest]
 fn sixty_four_mib(#[values(FILE_FILE, FILE_TCP, TCP_TCP, PIPE_FILE, UNIX_FILE)] pair: (Src, Dst)) {
     run_case(&Case::new(pair.0, pair.1, 64 * MIB));
@@ -3076,6 +3104,8 @@ impl Target {
             _ => Op::Copy,
         };
         case.start = Start::K4095;
+        // Splice out of a pipe runs only when asked for.
+        case.knobs.pipe_splice = matches!(self, Target::SpliceFromPipe);
         (case, call)
     }
 
@@ -3329,11 +3359,16 @@ enum Draw {
 /// Aims `draw` at one of the kernel hops the documented chain has for the case.
 fn aim(case: &Case, draw: &Draw) -> Inject {
     let dst_offset = matches!(case.op, Op::At(_));
-    let hops: Vec<Hop> = documented_chain(src_kind(case.src), dst_kind(case.dst), dst_offset)
-        .iter()
-        .copied()
-        .filter(|h| *h != Hop::Loop)
-        .collect();
+    let hops: Vec<Hop> = documented_chain(
+        src_kind(case.src),
+        dst_kind(case.dst),
+        dst_offset,
+        case.knobs.pipe_splice,
+    )
+    .iter()
+    .copied()
+    .filter(|h| *h != Hop::Loop)
+    .collect();
     let pick = |i: usize| hops.get(i % hops.len().max(1)).copied();
     match *draw {
         Draw::None => Inject::None,
@@ -3464,10 +3499,11 @@ fn any_knobs() -> impl Strategy<Value = Knobs> {
             prop::bool::weighted(0.85),
             prop::bool::weighted(0.85),
             prop::bool::weighted(0.85),
+            prop::bool::weighted(0.3),
         ),
     )
         .prop_map(
-            |(pipe, share, chunk, buffer, (cfr, sendfile, splice))| Knobs {
+            |(pipe, share, chunk, buffer, (cfr, sendfile, splice, pipe_splice))| Knobs {
                 pipe,
                 share,
                 chunk,
@@ -3475,6 +3511,7 @@ fn any_knobs() -> impl Strategy<Value = Knobs> {
                 cfr,
                 sendfile,
                 splice,
+                pipe_splice,
             },
         )
 }

@@ -75,6 +75,41 @@ fn socket_to_file_splices_through_pipe() {
     assert!(report.pipe_size().is_some(), "through the pool: {report}");
 }
 
+/// A pipe source takes the read/write loop by default, reading at most half the pipe's
+/// capacity at a time (so a writer can refill the other half meanwhile).
+#[test]
+fn pipe_source_is_read_half_a_pipe_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = pattern(50_000, 41);
+    let (mut rd, mut wr) = io::pipe().unwrap();
+    wr.write_all(&data).unwrap();
+    drop(wr);
+    let mut dst = File::create(dir.path().join("d")).unwrap();
+    let report = Copier::new().copy(&mut rd, &mut dst).unwrap();
+    assert_eq!(std::fs::read(dir.path().join("d")).unwrap(), data);
+    // 32 KiB of the 64 KiB pipe, its last 17,232 bytes, each written, then the end.
+    assert_eq!(
+        (report.main_path(), report.path_stats(Path::Buffered).calls),
+        (Some(Path::Buffered), 5),
+        "{report}"
+    );
+
+    // A pipe made larger by its owner is read in larger halves.
+    let data = pattern(200_000, 43);
+    let (mut rd, mut wr) = io::pipe().unwrap();
+    let cap = nix::fcntl::fcntl(&wr, nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20)).unwrap();
+    assert!(cap >= 1 << 20, "pipe capacity {cap}");
+    wr.write_all(&data).unwrap();
+    drop(wr);
+    let mut dst = File::create(dir.path().join("e")).unwrap();
+    let report = Copier::new()
+        .buffer_size(1 << 20)
+        .copy(&mut rd, &mut dst)
+        .unwrap();
+    assert_eq!(std::fs::read(dir.path().join("e")).unwrap(), data);
+    assert_eq!(report.path_stats(Path::Buffered).calls, 3, "{report}");
+}
+
 #[test]
 fn pipe_ends_splice_directly() {
     let data = pattern(2 << 20, 3);
@@ -83,7 +118,10 @@ fn pipe_ends_splice_directly() {
     let (mut a, b) = tcp_pair();
     let feeder = feed(wr, data.clone());
     let reader = drain(b);
-    let report = Copier::new().copy(&mut &rd, &mut a).unwrap();
+    let report = Copier::new()
+        .splice_from_pipe(true)
+        .copy(&mut &rd, &mut a)
+        .unwrap();
     drop(a);
     feeder.join().unwrap();
     assert_eq!(reader.join().unwrap(), data);

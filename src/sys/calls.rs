@@ -205,6 +205,11 @@ mod linux {
         )?)
     }
 
+    /// A pipe's capacity (`fcntl(F_GETPIPE_SZ)`).
+    pub(crate) fn pipe_capacity(fd: BorrowedFd<'_>) -> Option<usize> {
+        rustix::pipe::fcntl_getpipe_size(fd).ok()
+    }
+
     /// Whether the socket keeps no message boundaries (`SO_TYPE` is `SOCK_STREAM`): only then
     /// may its bytes be spliced.
     pub(crate) fn is_stream_socket(fd: BorrowedFd<'_>) -> bool {

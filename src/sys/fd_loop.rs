@@ -15,10 +15,15 @@ pub(crate) struct FdIn<'a> {
     /// its position back, so a failed write loses nothing. `None`: not known yet, asked of
     /// `fstat` only when a write fails.
     pub(crate) rewind: Option<bool>,
+    /// The most bytes one read asks for: half a pipe's capacity, so its writer can refill the
+    /// other half while the loop writes (see [`crate::Copier::splice_from_pipe`]).
+    pub(crate) max_read: usize,
 }
 
 impl Input for FdIn<'_> {
     fn read_into(&mut self, t: &mut Transfer<'_>, buf: &mut [u8]) -> io::Result<usize> {
+        let len = self.max_read.min(buf.len());
+        let buf = &mut buf[..len];
         match t.src_off {
             Some(off) => {
                 let n = calls::pread(self.fd, buf, off)?;
@@ -73,6 +78,7 @@ pub(crate) fn copy_fd_to_writer<O: Output + ?Sized>(
         &mut FdIn {
             fd: src,
             rewind: None,
+            max_read: usize::MAX,
         },
         out,
     )

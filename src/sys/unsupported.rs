@@ -17,5 +17,13 @@ pub(crate) fn copy_fds(
         fd_loop::cap_at_initial_end(t, src, s.size);
     }
     let rewind = Some(s.is_seekable());
-    fd_loop::run(t, FdIn { fd: src, rewind }, dst)
+    fd_loop::run(
+        t,
+        FdIn {
+            fd: src,
+            rewind,
+            max_read: usize::MAX,
+        },
+        dst,
+    )
 }

@@ -170,6 +170,7 @@ impl<'a> Input<'a> {
             .sendfile(flags & 2 == 0)
             .splice(flags & 4 == 0)
             .share_file_pages(flags & 8 == 0)
+            .splice_from_pipe(flags & 16 != 0)
             .chunk_size(chunk)
             .buffer_size(buffer)
             .pipe_size(pipe);

@@ -16,7 +16,7 @@
 //! |---------------------|-------------------------------|-----------------------------------------|
 //! | regular file        | regular file                  | copy_file_range → sendfile → read/write |
 //! | file, block device  | socket, pipe, anything else   | sendfile → read/write                   |
-//! | pipe                | file, stream socket, pipe     | splice → read/write                     |
+//! | pipe                | anything                      | read/write, half the pipe per read (splice → read/write with [`Copier::splice_from_pipe`]) |
 //! | stream socket       | pipe                          | splice → read/write                     |
 //! | stream socket       | stream socket, regular file   | splice through a pooled pipe → read/write |
 //! | anything else       | anything                      | read/write                              |
@@ -83,6 +83,7 @@
 //! | EBADF      | O_APPEND sink set after the check (golang/go#79660) | –                              |
 //!
 //! [`Copier::copy_range`]: crate::Copier::copy_range
+//! [`Copier::splice_from_pipe`]: crate::Copier::splice_from_pipe
 //! [`Copier::copy_at`]: crate::Copier::copy_at
 //! [`Copier::share_file_pages`]: crate::Copier::share_file_pages
 //! [`Report::stranded`]: crate::Report::stranded
@@ -302,6 +303,7 @@ pub(crate) fn copy_fds(
             FdIn {
                 fd: src,
                 rewind: None,
+                max_read: usize::MAX,
             },
             dst,
         );
@@ -396,6 +398,9 @@ pub(crate) fn copy_fds(
                 &e,
                 true,
             )?
+    } else if e.s.kind == Kind::Pipe && !c.splice_from_pipe {
+        // The read/write loop outran splice out of a pipe that a writer feeds.
+        false
     } else if e.s.kind == Kind::Pipe || e.d.kind == Kind::Pipe {
         spliceable() && direct(t, Path::Splice, policy(c.splice), &e, true)?
     } else if e.s.kind == Kind::Socket {
@@ -407,8 +412,27 @@ pub(crate) fn copy_fds(
         return Ok(());
     }
     let rewind = Some(e.s.is_seekable());
-    fd_loop::run(t, FdIn { fd: src, rewind }, dst)
+    // Half a pipe at a time: its writer refills the other half while the loop writes.
+    let max_read = match e.s.kind {
+        Kind::Pipe => calls::pipe_capacity(src).map_or(DEFAULT_PIPE_CAPACITY, |c| c) / 2,
+        _ => usize::MAX,
+    };
+    fd_loop::run(
+        t,
+        FdIn {
+            fd: src,
+            rewind,
+            max_read: max_read.max(PAGE),
+        },
+        dst,
+    )
 }
+
+/// Linux's default pipe capacity, assumed when `F_GETPIPE_SZ` fails.
+const DEFAULT_PIPE_CAPACITY: usize = 64 * 1024;
+
+/// The least a read of a pipe source asks for.
+const PAGE: usize = 4096;
 
 /// Records why `path` is not tried, or that the process lacks it; `true` if it may run.
 fn may_run(t: &mut Transfer<'_>, path: Path, gate: Option<Reason>) -> bool {
@@ -634,6 +658,7 @@ fn empty_by_copy(t: &mut Transfer<'_>, pipe: &mut Pipe, dst: BorrowedFd<'_>) -> 
         FdIn {
             fd: pipe.read.as_fd(),
             rewind: Some(false),
+            max_read: usize::MAX,
         },
         dst,
     );
