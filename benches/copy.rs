@@ -99,6 +99,9 @@ mod linux {
     }
 
     const BUFFERED_ONLY: Contender = Contender::Forced("forced_buffered", Copier::buffered_only());
+    /// Splice out of the source pipe, which the default policy leaves for the loop.
+    const SPLICE_FROM_PIPE: Contender =
+        Contender::Forced("forced_splice", Copier::new().splice_from_pipe(true));
     /// No copy_file_range: a file→file copy takes sendfile.
     const SENDFILE: Contender =
         Contender::Forced("forced_sendfile", Copier::new().copy_file_range(false));
@@ -599,7 +602,7 @@ mod linux {
             group("tcp_tcp", tcp_tcp, &[]),
             group("tcp_file", tcp_file, &[]),
             group("file_pipe", file_pipe, &[RawSplice]),
-            group("pipe_file", pipe_file, &[]),
+            group("pipe_file", pipe_file, &[SPLICE_FROM_PIPE]),
             group("unix_unix", unix_unix, &[]),
         ]
     }

@@ -1003,6 +1003,17 @@ fn small_known_copies_take_the_loop_without_probes() {
     let mut got = vec![0; 4096];
     pr.read_exact(&mut got).unwrap();
     assert_eq!(got, data[..4096]);
+    // From a socket into a `File`: the loop too (the source's fstat is the only probe).
+    let (mut a, mut b) = tcp_pair();
+    a.write_all(&data[..4096]).unwrap();
+    let (mut small, small_path) = sink_file(dir.path(), "small");
+    let r = Copier::new().copy_n(&mut b, &mut small, 4096).unwrap();
+    assert_eq!(
+        (r.main_path(), r.fallbacks().count()),
+        (Some(Path::Buffered), 0),
+        "{r}"
+    );
+    assert_eq!(std::fs::read(small_path).unwrap(), data[..4096]);
     src.seek(io::SeekFrom::Start(0)).unwrap();
     // From a regular file into a `File`, copy_file_range is tried first, before any probe of
     // the sink: one call.

@@ -294,21 +294,25 @@ pub(crate) fn copy_fds(
         && t.dst_off.is_none()
         && c.copy_file_range
         && !missing::get(Path::CopyFileRange);
-    if !file_first && t.limit() < c.small_copy && t.dst_off.is_none() {
-        // Too small for the kernel paths to pay for their probes (the limit bounds a copy of a
-        // file onto itself; `copy_at`, which must refuse overlap, always probes). A failed write
-        // finds out then whether the source is a file that can take bytes back.
-        return fd_loop::run(
-            t,
-            FdIn {
-                fd: src,
-                rewind: None,
-                max_read: usize::MAX,
-            },
-            dst,
-        );
+    // Too small for the kernel paths to pay for their probes (the limit bounds a copy of a file
+    // onto itself; `copy_at`, which must refuse overlap, always probes). A failed write finds
+    // out then whether the source is a file that can take bytes back.
+    let small = t.limit() < c.small_copy && t.dst_off.is_none();
+    let small_loop = |t: &mut Transfer<'_>| {
+        let input = FdIn {
+            fd: src,
+            rewind: None,
+            max_read: usize::MAX,
+        };
+        fd_loop::run(t, input, dst)
+    };
+    if small && !file_first {
+        return small_loop(t);
     }
     let s = Meta::of(src);
+    if small && s.kind != Kind::Regular {
+        return small_loop(t);
+    }
     let first = if file_first && s.kind == Kind::Regular {
         match first_copy_file_range(t, src, dst, &s, start)? {
             Some(first) => Some(first),
