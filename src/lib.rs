@@ -109,10 +109,10 @@ const DEFAULT: Copier = Copier::new();
 ///
 /// # Platform-specific behavior
 ///
-/// On Linux, file to file uses `copy_file_range`, a file to anything uses `sendfile`, a pipe at
-/// either end uses `splice`, a stream socket to a stream socket or a file uses `splice` through a
-/// pooled pipe, and the rest the read/write loop with a 64 KiB buffer. Other platforms use the
-/// read/write loop.
+/// On Linux, file to file uses `copy_file_range`, a file to anything uses `sendfile`, a stream
+/// socket to a pipe uses `splice`, a stream socket to a stream socket or a file uses `splice`
+/// through a pooled pipe, a pipe source the read/write loop reading half the pipe at a time, and
+/// the rest the read/write loop with a 64 KiB buffer. Other platforms use the read/write loop.
 ///
 /// # Examples
 ///

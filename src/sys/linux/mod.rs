@@ -5,18 +5,22 @@
 //! Both descriptors are `fstat`ed once per copy (sockets also asked their `SO_TYPE`). Then the
 //! paths are tried in this order, each only where it can apply, and each only until it answers
 //! "not here". One shortcut comes first: a regular file (by its `fstat`) copied into a
-//! [`File`](std::fs::File) sink, read from its position, gets one `copy_file_range` before the
-//! sink is probed, since a `File` is most often a regular file. That call is safe on any sink: the
-//! kernel refuses one that is not a regular file (reported as a fallback, then the chain below
-//! runs) and overlapping ranges of one file, and reads no further than the source's end, which is
-//! all a copy of a file onto itself may read. A copy that call does not finish goes on down the
-//! chain.
+//! [`File`](std::fs::File) sink, read from its position with the default chunk size, gets one
+//! `copy_file_range` before the sink is probed, since a `File` is most often a regular file; when
+//! that call finishes the copy, the sink is never `fstat`ed. The call is safe on any sink from
+//! Linux 5.3 on (asked of `uname` once; older kernels probe first): the kernel refuses a sink that
+//! is not a regular file (reported as a fallback, then the chain below runs) and overlapping
+//! ranges of one file, and reads no further than the end the source has. A copy of a file onto
+//! itself whose ranges do not overlap therefore gets the bytes the read/write loop would give; the
+//! rest of it, if the call stopped short, takes the loop. A copy that call does not finish goes
+//! on down the chain.
 //!
 //! | source              | sink                          | chain                                   |
 //! |---------------------|-------------------------------|-----------------------------------------|
 //! | regular file        | regular file                  | copy_file_range → sendfile → read/write |
 //! | file, block device  | socket, pipe, anything else   | sendfile → read/write                   |
-//! | pipe                | anything                      | read/write, half the pipe per read (splice → read/write with [`Copier::splice_from_pipe`]) |
+//! | pipe                | anything                      | read/write, half the pipe per read      |
+//! | pipe, with [`Copier::splice_from_pipe`] | file, stream socket, pipe | splice → read/write   |
 //! | stream socket       | pipe                          | splice → read/write                     |
 //! | stream socket       | stream socket, regular file   | splice through a pooled pipe → read/write |
 //! | anything else       | anything                      | read/write                              |
@@ -35,8 +39,9 @@
 //!   offload to the server (NFS, CIFS, btrfs, xfs).
 //! - A relay between sockets moves pages through a pipe of (by default) 1 MiB, taken from a
 //!   pool, so a copy pays no pipe creation.
-//! - One `fstat` per end and one `getsockopt` per socket per copy, and one `fcntl` for a file
-//!   sink that `copy_file_range` did not fill; nothing per chunk. A regular-file source that
+//! - One `fstat` per end and one `getsockopt` per socket per copy, one `fcntl` for a file sink
+//!   that `copy_file_range` did not fill and one (`F_GETPIPE_SZ`) for a pipe source; nothing per
+//!   chunk. A regular-file source that
 //!   gave the bytes its size promised is not asked once more to see its end, so a whole small
 //!   file copied into a `File` is two syscalls: an `fstat` and one `copy_file_range`.
 //!
@@ -49,13 +54,14 @@
 //!   `/dev/null`) pays one refused `copy_file_range` before its path.
 //! - An `O_APPEND` sink and a copy of a file onto itself take the read/write loop: the kernel
 //!   refuses the first (`copy_file_range` is still tried once, and its `EBADF` is then reported
-//!   as [`Reason::AppendSink`]), and only the loop has defined results for the second.
+//!   as [`Reason::AppendSink`]), and only the loop has defined results for the second where its
+//!   ranges overlap (the shortcut above may serve one whose ranges do not).
 //! - Unix `SOCK_SEQPACKET` and `SOCK_DGRAM` sockets keep message boundaries that splice would
 //!   merge, and ttys, eventfds and other character devices have no splice support worth a
 //!   try (golang/go#59041): they take the read/write loop.
 //! - A zero result on the first call is not trusted: procfs, sysfs and overlayfs answer 0 for
 //!   files that have bytes (rust-lang/rust#75446). The next path finds out, at the cost of
-//!   one extra call on a truly empty source.
+//!   an extra call or two on a truly empty source.
 //! - A relay that fails after bytes entered its pipe cannot put them back into the socket: the
 //!   error counts them ([`Report::stranded`]), or a [`Resumable`] keeps them. Go drops them
 //!   silently.
@@ -97,7 +103,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use rustix::io::Errno;
 
-use crate::copier::{clamp, Transfer};
+use crate::copier::{clamp, Transfer, MAX_CHUNK};
 use crate::report::{End, Path, Reason};
 use crate::sys::calls::{self, Kind, Meta};
 use crate::sys::fd_loop::{self, FdIn};
@@ -248,11 +254,12 @@ struct Ends<'a> {
 
 impl Ends<'_> {
     /// Whether a regular-file source has given all the bytes its size promised: from its
-    /// offset, or, read from its position, as many bytes as the file has (so it started at 0).
-    /// The call that would answer 0 is then skipped. A file that grows during the copy may
-    /// lose the race either way.
-    fn source_spent(&self, t: &Transfer<'_>) -> bool {
-        self.s.kind == Kind::Regular
+    /// offset, or, read from its position, as many bytes as the file has (so it started at 0),
+    /// with the last call (`got` of `asked` bytes) stopping short. The call that would answer 0
+    /// is then skipped. A file that grows during the copy may lose the race either way.
+    fn source_spent(&self, t: &Transfer<'_>, got: usize, asked: usize) -> bool {
+        got < asked
+            && self.s.kind == Kind::Regular
             && self.s.size > 0
             && match t.src_off {
                 Some(off) => off == self.s.size,
@@ -293,7 +300,9 @@ pub(crate) fn copy_fds(
         && t.src_off.is_none()
         && t.dst_off.is_none()
         && c.copy_file_range
-        && !missing::get(Path::CopyFileRange);
+        && c.chunk_size == MAX_CHUNK
+        && !missing::get(Path::CopyFileRange)
+        && kernel_checks_ranges();
     // Too small for the kernel paths to pay for their probes (the limit bounds a copy of a file
     // onto itself; `copy_at`, which must refuse overlap, always probes). A failed write finds
     // out then whether the source is a file that can take bytes back.
@@ -450,6 +459,27 @@ fn may_run(t: &mut Transfer<'_>, path: Path, gate: Option<Reason>) -> bool {
     }
 }
 
+/// Whether this kernel checks `copy_file_range`'s ranges itself (Linux 5.3, "copy_file_range
+/// fixes"): it refuses overlapping ranges of one file and shortens a copy to the end the source
+/// has. Before 5.3 a copy of a file onto its own end reads what it has just written, up to the
+/// length asked, so the sink must be probed before the first call. Asked of `uname` once.
+fn kernel_checks_ranges() -> bool {
+    static CHECKS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CHECKS.get_or_init(|| release_at_least(rustix::system::uname().release().to_bytes(), (5, 3)))
+}
+
+/// Whether a kernel release string ("6.1.0-28-amd64") is at least `major.minor`; an unreadable
+/// one is not.
+fn release_at_least(release: &[u8], (major, minor): (u32, u32)) -> bool {
+    let text = std::str::from_utf8(release).unwrap_or("");
+    let mut parts = text.split(|c: char| !c.is_ascii_digit());
+    let mut next = || parts.next().and_then(|p| p.parse::<u32>().ok());
+    match (next(), next()) {
+        (Some(a), Some(b)) => (a, b) >= (major, minor),
+        _ => false,
+    }
+}
+
 /// What the first `copy_file_range` into a `File` sink answered, when it did not end the copy.
 enum First {
     /// It moved bytes; the source may have more.
@@ -479,7 +509,7 @@ fn first_copy_file_range(
             Ok(n) => {
                 t.set_limit(t.limit() - n as u64);
                 t.report_mut().record(path, n as u64);
-                let spent = t.consumed() - start == s.size;
+                let spent = n < len && t.consumed() - start == s.size;
                 return Ok((t.limit() > 0 && !spent).then_some(First::Moved));
             }
             Err(err) => match classify(t, path, err, (src, dst), Some(End::Sink)) {
@@ -519,7 +549,7 @@ fn direct(
                 (t.src_off, t.dst_off) = (src_off, dst_off);
                 t.set_limit(t.limit() - n as u64);
                 t.report_mut().record(path, n as u64);
-                if e.source_spent(t) {
+                if e.source_spent(t, n, len) {
                     return Ok(true);
                 }
             }
@@ -716,6 +746,32 @@ impl Transfer<'_> {
                 Err(_) => self.report_mut().add_stranded(len),
             },
             _ => self.report_mut().add_stranded(len),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::release_at_least;
+
+    #[test]
+    fn kernel_releases_compare_by_major_and_minor() {
+        for (release, at_least_5_3) in [
+            ("5.3.0", true),
+            ("5.2.21", false),
+            ("4.19.0-27-amd64", false),
+            ("5.10.0-32-cloud-amd64", true),
+            ("6.18.44-fc-v595", true),
+            ("10.0", true),
+            ("5", false),
+            ("", false),
+            ("x.y", false),
+        ] {
+            assert_eq!(
+                release_at_least(release.as_bytes(), (5, 3)),
+                at_least_5_3,
+                "{release}"
+            );
         }
     }
 }
