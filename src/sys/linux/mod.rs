@@ -41,9 +41,9 @@
 //!   pool, so a copy pays no pipe creation.
 //! - One `fstat` per end and one `getsockopt` per socket per copy, one `fcntl` for a file sink
 //!   that `copy_file_range` did not fill and one (`F_GETPIPE_SZ`) for a pipe source; nothing per
-//!   chunk. A regular-file source that
-//!   gave the bytes its size promised is not asked once more to see its end, so a whole small
-//!   file copied into a `File` is two syscalls: an `fstat` and one `copy_file_range`.
+//!   chunk. A regular-file source that gave the bytes its size promised is not asked once more
+//!   to see its end, so a whole small file copied into a `File` is two syscalls: an `fstat` and
+//!   one `copy_file_range`.
 //!
 //! # Drawbacks and where the fast path does not apply
 //!
@@ -427,7 +427,7 @@ pub(crate) fn copy_fds(
     let rewind = Some(e.s.is_seekable());
     // Half a pipe at a time: its writer refills the other half while the loop writes.
     let max_read = match e.s.kind {
-        Kind::Pipe => calls::pipe_capacity(src).map_or(DEFAULT_PIPE_CAPACITY, |c| c) / 2,
+        Kind::Pipe => calls::pipe_capacity(src).unwrap_or(DEFAULT_PIPE_CAPACITY) / 2,
         _ => usize::MAX,
     };
     fd_loop::run(
