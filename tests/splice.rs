@@ -412,7 +412,16 @@ fn pipe_pool_leaks_no_descriptors() {
         h.join().unwrap();
     }
     assert!(io_copy::idle_pipes() <= 16, "the pool is bounded");
-    let after = open_fds();
+    // Other tests of this binary run beside this one and open descriptors of their own for a
+    // moment; a leak stays. Look again for up to 5 s before calling it one.
+    let mut after = open_fds();
+    for _ in 0..50 {
+        if after <= baseline + 2 * io_copy::idle_pipes() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+        after = open_fds();
+    }
     assert!(
         after <= baseline + 2 * io_copy::idle_pipes(),
         "descriptors: {baseline} before, {after} after, {} idle pipes",
