@@ -281,10 +281,14 @@ fn nonblocking_copy_resumes_to_completion(
         let fl = nix::fcntl::OFlag::from_bits_truncate(fl) | nix::fcntl::OFlag::O_NONBLOCK;
         nix::fcntl::fcntl(f, nix::fcntl::FcntlArg::F_SETFL(fl)).unwrap();
     }
-    // A paced feeder, so the source runs dry now and then.
+    // A paced feeder, so the source runs dry now and then. It starts only once the first copy
+    // has found the source empty, so WouldBlock is met at least once however fast the ends are
+    // (under qemu TCG the copy can be slower than the feeder and never find it dry again).
+    let (go, start) = std::sync::mpsc::channel::<()>();
     let feeder = {
         let (mut w, data) = (feed_w, data.clone());
         thread::spawn(move || {
+            start.recv().unwrap();
             for chunk in data.chunks(256 * 1024) {
                 w.write_all(chunk).unwrap();
                 thread::sleep(Duration::from_micros(300));
@@ -308,6 +312,7 @@ fn nonblocking_copy_resumes_to_completion(
     let mut copy: Resumable = copier.resumable();
     let mut written = 0u64;
     let mut would_block = 0;
+    let mut go = Some(go);
     loop {
         match copy.copy(&mut src, &mut dst) {
             Ok(r) => {
@@ -316,6 +321,10 @@ fn nonblocking_copy_resumes_to_completion(
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 would_block += 1;
+                if let Some(go) = go.take() {
+                    assert_eq!(e.written(), 0, "nothing to copy before the feeder starts");
+                    go.send(()).unwrap();
+                }
                 written += e.written();
                 assert_eq!(e.report().stranded(), 0, "nothing lost: {}", e.report());
                 assert_eq!(e.report().held(), copy.held(), "held is reported");
