@@ -542,7 +542,6 @@ impl<'a> Transfer<'a> {
     }
 
     /// The report, or the error with it.
-    #[inline]
     pub(crate) fn outcome<T>(self, res: io::Result<T>) -> Result<Report, CopyError> {
         let report = self.finish();
         match res {
@@ -551,7 +550,6 @@ impl<'a> Transfer<'a> {
         }
     }
 
-    #[inline]
     pub(crate) fn finish(mut self) -> Report {
         if matches!(self.buffer, Buffer::Owned(_)) {
             self.keep_buffer();
