@@ -10,8 +10,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::process::{ChildStderr, ChildStdin, ChildStdout};
 
-use crate::copier::Transfer;
 use crate::traits::{ReaderFrom, WriterTo};
+use crate::transfer::Transfer;
 
 /// Types whose reads are plain `read(2)` calls on their descriptor.
 macro_rules! fd_source {

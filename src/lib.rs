@@ -70,7 +70,13 @@
 
 use std::io;
 
+// The modules from the top down; each uses only those below it. The entry points (`copy`,
+// `resume`, `offset`) and std's descriptor types (`fd_types`) use the traits; the traits hand a
+// copy to the Linux chain or the read/write loop of `sys`, which runs on `pump`'s loop; both keep
+// their accounts in `transfer`, one copy in flight; at the bottom are the policy (`copier`), the
+// `report`, and the leaves of `sys` (its syscall wrappers and the pipe pool).
 mod copier;
+mod copy;
 #[cfg(unix)]
 mod fd_types;
 #[cfg(unix)]
@@ -81,10 +87,9 @@ mod resume;
 #[cfg(unix)]
 mod sys;
 mod traits;
+mod transfer;
 
-pub use copier::{
-    Copier, Transfer, DEFAULT_BUFFER_SIZE, DEFAULT_PIPE_SIZE, DEFAULT_SMALL_COPY, MAX_CHUNK,
-};
+pub use copier::{Copier, DEFAULT_BUFFER_SIZE, DEFAULT_PIPE_SIZE, DEFAULT_SMALL_COPY, MAX_CHUNK};
 pub use report::{CopyError, End, Fallback, Path, PathStats, Reason, Report};
 pub use resume::Resumable;
 #[cfg(all(unix, feature = "fault-injection"))]
@@ -94,6 +99,7 @@ pub use sys::fault;
 #[doc(hidden)]
 pub use sys::idle_pipes;
 pub use traits::{Plain, ReaderFrom, WriterTo};
+pub use transfer::Transfer;
 
 const DEFAULT: Copier = Copier::new();
 

@@ -5,10 +5,11 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
 
-use crate::copier::{Copier, Transfer};
+use crate::copier::Copier;
 use crate::report::{CopyError, Report};
 use crate::sys::calls;
 use crate::traits::{ReaderFrom, WriterTo};
+use crate::transfer::Transfer;
 
 /// Refuses an offset range the kernel would see as a negative `off_t`.
 fn check(what: &str, offset: u64, len: u64) -> io::Result<()> {

@@ -4,8 +4,26 @@
 
 use std::io::{self, Read, Write};
 
-use crate::copier::{clamp, Transfer};
 use crate::report::{End, Path};
+use crate::transfer::{clamp, Transfer};
+
+impl Transfer<'_> {
+    /// Copies with the read/write loop from `reader` to `writer`, within the limit.
+    ///
+    /// # Errors
+    ///
+    /// The first error of `reader` or `writer` other than [`io::ErrorKind::Interrupted`], or
+    /// [`io::ErrorKind::WriteZero`] when `writer` accepts nothing.
+    pub fn copy_buffered<R, W>(&mut self, reader: &mut R, writer: &mut W) -> io::Result<u64>
+    where
+        R: Read + ?Sized,
+        W: Write + ?Sized,
+    {
+        let before = self.written();
+        let res = pump(self, &mut Reader(reader), &mut Writer(writer));
+        res.map(|()| self.written() - before)
+    }
+}
 
 /// Where the loop reads.
 pub(crate) trait Input {
@@ -72,7 +90,7 @@ fn run<I: Input + ?Sized, O: Output + ?Sized>(
             Ok(0) => return Ok(()),
             Ok(n) => n.min(want),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(blocked(t, e, End::Source)),
+            Err(e) => return Err(t.blocked(e, End::Source)),
         };
         t.set_limit(t.limit() - n as u64);
         let mut off = 0;
@@ -90,7 +108,7 @@ fn run<I: Input + ?Sized, O: Output + ?Sized>(
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => blocked(t, e, End::Sink),
+                Err(e) => t.blocked(e, End::Sink),
             };
             if input.unread(t, n - off) {
                 t.set_limit(t.limit() + (n - off) as u64);
@@ -101,12 +119,4 @@ fn run<I: Input + ?Sized, O: Output + ?Sized>(
         }
     }
     Ok(())
-}
-
-/// Notes which end was not ready when `e` is `WouldBlock`.
-pub(crate) fn blocked(t: &mut Transfer<'_>, e: io::Error, end: End) -> io::Error {
-    if e.kind() == io::ErrorKind::WouldBlock {
-        t.report_mut().set_blocked_on(Some(end));
-    }
-    e
 }

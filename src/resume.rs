@@ -3,36 +3,12 @@
 
 use std::io;
 
-use crate::copier::{Copier, Transfer};
+use crate::copier::Copier;
 use crate::report::{CopyError, Report};
 use crate::traits::{ReaderFrom, WriterTo};
-
-/// Bytes taken from a source and not yet written to the sink.
-#[derive(Default)]
-pub(crate) enum Held {
-    #[default]
-    Empty,
-    /// Bytes a read/write loop read, from this offset on.
-    Bytes(Vec<u8>, usize),
-    /// A splice relay's pipe, holding `len` bytes.
-    #[cfg(kernel_paths)]
-    Pipe(crate::sys::Pipe),
-}
+use crate::transfer::{Held, Transfer};
 
 impl Held {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn len(&self) -> u64 {
-        match self {
-            Held::Empty => 0,
-            Held::Bytes(b, pos) => (b.len() - pos) as u64,
-            #[cfg(kernel_paths)]
-            Held::Pipe(p) => p.len as u64,
-        }
-    }
-
     /// Writes what is held to `w`, outside any limit of the source (these bytes left it already),
     /// and keeps what was not written.
     fn deliver<W: ReaderFrom + ?Sized>(

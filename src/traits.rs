@@ -6,7 +6,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Cursor, LineWriter, Read, Tak
 #[cfg(unix)]
 use std::os::fd::BorrowedFd;
 
-use crate::copier::Transfer;
+use crate::transfer::Transfer;
 
 /// A source that knows how to copy itself into a sink: Go's `io.WriterTo`.
 ///

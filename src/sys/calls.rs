@@ -4,24 +4,9 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 
+use crate::sys::fault::Syscall;
 #[cfg(feature = "fault-injection")]
 use crate::sys::fault::{self, Fault};
-
-/// The syscalls that move data, as the fault seam names them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
-pub enum Syscall {
-    /// `copy_file_range(2)`.
-    CopyFileRange,
-    /// `sendfile(2)`.
-    Sendfile,
-    /// `splice(2)`.
-    Splice,
-    /// `read(2)` in the descriptor read/write loop.
-    Read,
-    /// `write(2)` in the descriptor read/write loop.
-    Write,
-}
 
 /// Asks the fault seam about the next `call`: `Some` answers it, `None` lets it run, with `len`
 /// possibly lowered.

@@ -4,9 +4,9 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 
-use crate::copier::Transfer;
 use crate::pump::{self, Input, Output};
 use crate::sys::calls::{self, Meta};
+use crate::transfer::Transfer;
 
 /// A descriptor read with `read(2)`, or `pread(2)` at the transfer's source offset.
 pub(crate) struct FdIn<'a> {

@@ -10,21 +10,62 @@
 //! `unsupported.rs`, which goes straight to the read/write loop. `IO_COPY_PORTABLE=1` at build
 //! time selects that layer on Linux too, so CI compiles and tests it here.
 
+use std::io::{self, Write};
+use std::os::fd::BorrowedFd;
+
+use crate::pump::Writer;
+use crate::transfer::Transfer;
+
 pub(crate) mod calls;
 pub(crate) mod fd_loop;
 
-#[cfg(feature = "fault-injection")]
 pub mod fault;
+#[cfg(kernel_paths)]
+pub(crate) mod pipe;
 
 #[cfg_attr(kernel_paths, path = "linux/mod.rs")]
 #[cfg_attr(not(kernel_paths), path = "unsupported.rs")]
 mod imp;
 
-pub(crate) use fd_loop::copy_fd_to_writer;
-pub(crate) use imp::copy_fds;
-#[cfg(all(kernel_paths, feature = "fault-injection"))]
-pub use imp::pipe::idle as idle_pipes;
-#[cfg(kernel_paths)]
-pub(crate) use imp::pipe::{give as give_pipe, Pipe};
 #[cfg(kernel_paths)]
 pub(crate) use imp::{read_pipe, splice_out};
+#[cfg(kernel_paths)]
+pub(crate) use pipe::give as give_pipe;
+#[cfg(all(kernel_paths, feature = "fault-injection"))]
+pub use pipe::idle as idle_pipes;
+
+impl Transfer<'_> {
+    /// Copies from the descriptor `src` into `writer` with the read/write loop, within the
+    /// limit. A regular-file source is moved back over bytes a failed write left.
+    ///
+    /// Reading `src` directly must be the same as reading the value it came from (see
+    /// [`WriterTo::source_fd`](crate::WriterTo::source_fd)).
+    ///
+    /// # Errors
+    ///
+    /// As [`Transfer::copy_buffered`].
+    pub fn copy_fd_buffered<W: Write + ?Sized>(
+        &mut self,
+        src: BorrowedFd<'_>,
+        writer: &mut W,
+    ) -> io::Result<u64> {
+        let before = self.written();
+        let res = fd_loop::copy_fd_to_writer(self, src, &mut Writer(writer));
+        res.map(|()| self.written() - before)
+    }
+
+    /// Copies from the descriptor `src` to the descriptor `dst` within the limit: the kernel
+    /// paths where the platform has them, then the read/write loop.
+    ///
+    /// Reading `src` and writing `dst` directly must be the same as reading and writing the
+    /// values they came from (see [`WriterTo::source_fd`](crate::WriterTo::source_fd)).
+    ///
+    /// # Errors
+    ///
+    /// The first error that does not mean "fall back" (see the crate documentation).
+    pub fn copy_fds(&mut self, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> io::Result<u64> {
+        let before = self.written();
+        let res = imp::copy_fds(self, src, dst);
+        res.map(|()| self.written() - before)
+    }
+}

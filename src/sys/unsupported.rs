@@ -3,9 +3,9 @@
 use std::io;
 use std::os::fd::BorrowedFd;
 
-use crate::copier::Transfer;
 use crate::sys::calls::Meta;
 use crate::sys::fd_loop::{self, FdIn};
+use crate::transfer::Transfer;
 
 pub(crate) fn copy_fds(
     t: &mut Transfer<'_>,

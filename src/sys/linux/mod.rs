@@ -96,18 +96,17 @@
 //! [`Reason::AppendSink`]: crate::Reason::AppendSink
 //! [`Resumable`]: crate::Resumable
 
-pub(crate) mod pipe;
-
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use rustix::io::Errno;
 
-use crate::copier::{clamp, Transfer, MAX_CHUNK};
+use crate::copier::MAX_CHUNK;
 use crate::report::{End, Path, Reason};
 use crate::sys::calls::{self, Kind, Meta};
 use crate::sys::fd_loop::{self, FdIn};
-use pipe::Pipe;
+use crate::sys::pipe::{self, Pipe};
+use crate::transfer::{clamp, Transfer};
 
 /// Whether a path's syscall answered `ENOSYS`: then it is missing for the whole process.
 ///
@@ -734,11 +733,11 @@ impl Transfer<'_> {
         }
         let len = pipe.len as u64;
         match self.held.as_deref_mut() {
-            Some(h @ crate::resume::Held::Empty) => {
-                *h = crate::resume::Held::Pipe(pipe);
+            Some(h @ crate::transfer::Held::Empty) => {
+                *h = crate::transfer::Held::Pipe(pipe);
                 self.report_mut().add_held(len);
             }
-            Some(crate::resume::Held::Bytes(..)) => match read_pipe(&mut pipe) {
+            Some(crate::transfer::Held::Bytes(..)) => match read_pipe(&mut pipe) {
                 Ok(bytes) => {
                     pipe::give(pipe);
                     self.strand(&bytes);
