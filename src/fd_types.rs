@@ -107,8 +107,12 @@ impl ReaderFrom for FdWriter<'_> {
     }
 }
 
-/// Standard input has a buffer shared by the whole process: what it holds goes first, through
-/// user space, then the descriptor is read directly.
+/// Standard input has a buffer shared by the whole process, and only `fill_buf` shows what it
+/// holds (reading the descriptor when it holds nothing). A regular file or block device takes
+/// those bytes back by moving its position back over them, as `BufReader::seek` does, so that
+/// the kernel path moves every byte and a copy of a file onto itself (`prog < f >> f`) sees the
+/// end the file had; from any other descriptor the held bytes are written first, through user
+/// space, then the descriptor is read directly.
 impl WriterTo for StdinLock<'_> {
     fn write_to<W: ReaderFrom + ?Sized>(
         &mut self,
@@ -119,8 +123,6 @@ impl WriterTo for StdinLock<'_> {
         if t.limit() == 0 {
             return Ok(0);
         }
-        // Only `fill_buf` shows what the lock holds; when it holds nothing this reads the
-        // descriptor once, which the copy would do next anyway.
         let held = loop {
             match self.fill_buf() {
                 Ok(b) => break b.len(),
@@ -131,16 +133,28 @@ impl WriterTo for StdinLock<'_> {
         if held == 0 {
             return Ok(0);
         }
-        let start = t.written();
-        let res = t.write_held(w, self.fill_buf()?);
-        self.consume((t.written() - start) as usize);
-        res?;
+        let stdin = io::stdin();
+        let fd = stdin.as_fd();
+        if give_back(fd, held) {
+            self.consume(held);
+        } else {
+            let start = t.written();
+            let res = t.write_held(w, self.fill_buf()?);
+            self.consume((t.written() - start) as usize);
+            res?;
+        }
         if t.limit() > 0 {
-            let stdin = io::stdin();
-            w.read_from(&mut FdReader(stdin.as_fd()), t)?;
+            w.read_from(&mut FdReader(fd), t)?;
         }
         Ok(t.written() - before)
     }
+}
+
+/// Moves the position of a regular file or block device back over the `held` bytes a buffer in
+/// front of it read ahead; whether it did.
+fn give_back(fd: BorrowedFd<'_>, held: usize) -> bool {
+    crate::sys::calls::Meta::of(fd).is_seekable()
+        && i64::try_from(held).is_ok_and(|back| crate::sys::calls::seek_cur(fd, -back).is_ok())
 }
 
 impl WriterTo for Stdin {
