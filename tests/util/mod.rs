@@ -123,14 +123,48 @@ pub fn in_ci() -> bool {
 }
 
 /// Returns whether the test may go on. When `have` is false it fails under CI and otherwise
-/// prints why the test is skipped.
+/// says why the test is skipped, where a person sees it: at once, and again in a count when the
+/// test binary exits.
 pub fn require(have: bool, test: &str, what: &str) -> bool {
     if have {
         return true;
     }
     assert!(!in_ci(), "{test}: needs {what}, which CI must provide");
-    eprintln!("skipped {test}: needs {what}");
+    skipped(format!("{test}: needs {what}"));
     false
+}
+
+/// The tests this binary skipped, for the count printed at its exit.
+static SKIPPED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Prints a skip on stderr past libtest's capture (which takes the `print!` and `eprint!` of
+/// passing tests, not writes to the stderr handle), and keeps it for the count at exit.
+fn skipped(line: String) {
+    static AT_EXIT: std::sync::Once = std::sync::Once::new();
+    let _ = writeln!(io::stderr(), "skipped {line}");
+    AT_EXIT.call_once(|| {
+        // SAFETY: `print_skipped` is an `extern "C" fn()` that does not unwind (it ignores every
+        // error), as atexit requires; libtest ends the process with `exit`, which runs it.
+        unsafe { libc::atexit(print_skipped) };
+    });
+    SKIPPED.lock().unwrap_or_else(|e| e.into_inner()).push(line);
+}
+
+extern "C" fn print_skipped() {
+    let list = SKIPPED.lock().unwrap_or_else(|e| e.into_inner());
+    let mut err = io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "\n{} test(s) of {} skipped, each passing without running (CI=true makes them run or fail):",
+        list.len(),
+        std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_default()
+    );
+    for line in list.iter() {
+        let _ = writeln!(err, "  {line}");
+    }
 }
 
 pub fn is_root() -> bool {
