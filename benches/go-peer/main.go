@@ -1,41 +1,46 @@
-// Command gopeer times Go's io.Copy on the cells of io_copy's tour (examples/tour.rs), with the
+// Command gopeer times Go's io.Copy on the cells of io_copy's tour (examples/tour), with the
 // tour's method, so that the tour can show Go beside io_copy and std::io::copy.
 //
-//	gopeer serve                   take commands on stdin, one per line (below)
-//	gopeer <pair> <bytes> <dir>    time one pair at one size alone; <dir> holds the files ("-": none)
-//	gopeer version                 print the Go version it was built with
+//	gopeer serve <far-end>                  take commands on stdin, one per line (below)
+//	gopeer <pair> <bytes> <dir> <far-end>   time one pair at one size alone, far ends in processes;
+//	                                        <dir> holds the files ("-": none)
+//	gopeer version                          print the Go version it was built with
 //
-// Pairs: file-file, file-tcp, tcp-tcp, tcp-file, file-pipe, pipe-file, file-unix, unix-unix,
-// file-null, file-child, child-file, mem-buf. Each is what a Go program writes for the tour's
-// pair: *os.File, *net.TCPConn, *net.UnixConn (from socketpair), os.Pipe, os/exec's StdinPipe
-// and StdoutPipe of `cat`, bytes.Reader into bytes.Buffer. A socket or pipe source is read
-// through io.LimitReader(src, bytes), as a proxy relays a framed stream; a file to its end.
+// Pairs: file-file, file-tcp, tcp-tcp, tcp-file, tcp-pipe, tcp-unix, file-pipe, pipe-file,
+// file-unix, unix-unix, file-null, file-child, child-file, mem-buf. Each is what a Go program
+// writes for the tour's pair: *os.File, *net.TCPConn, *net.UnixConn (from socketpair), os.Pipe,
+// os/exec's StdinPipe and StdoutPipe, bytes.Reader into bytes.Buffer. A socket or pipe source is
+// read through io.LimitReader(src, bytes), as a proxy relays a framed stream; a file to its end.
 //
 // The method is the tour's. Only the io.Copy call is timed. A sample is a batch of copies;
 // untimed: rewinding the source file and truncating the sink file before each copy. A feeder
-// goroutine writes a socket or pipe source and a drainer goroutine reads a socket or pipe sink,
-// streaming the whole batch. Before any sample, one copy is checked at the far end byte for byte
-// against the pattern (/dev/null: by its count); every copy's count is checked.
+// writes a socket or pipe source and a drainer reads a socket or pipe sink, streaming the whole
+// batch. With far ends "proc" they are processes of <far-end>, the tour's own far-end program
+// (examples/tour/pairs.rs has its protocol), the same as for io_copy and std; for child stdio the
+// child is that program. With "thread" they are goroutines of this process (child stdio: `cat`,
+// with a goroutine on its other end). Before any sample, one copy is checked at the far end by
+// its length and the tour's checksum (/dev/null: by its count); every copy's count is checked.
 //
-// The tour runs one `gopeer serve` for its whole main table and interleaves Go's samples with
-// its own, so that each ratio compares samples taken close in time on a machine whose speed
-// drifts. It writes one command per line and reads one line per command:
+// The tour runs one `gopeer serve` for its tables and interleaves Go's samples with its own, so
+// that each ratio compares samples taken close in time on a machine whose speed drifts. It writes
+// one command per line and reads one line per command:
 //
-//	setup <pair> <bytes> <dir>  builds the pair (files, sockets, feeder and drainer goroutines,
-//	                            child `cat`), makes the checked copy; replies
-//	                            "ok checked=<bytes compared|count> checksum=<the tour's checksum
-//	                            of the far end's bytes|->" or "err <msg>"
-//	sample <copies>             times one batch of that many copies of the cell; replies
-//	                            "<seconds per copy>" or "err <msg>" (the cell is then torn down)
-//	teardown                    closes the cell; replies "ok"
+//	setup <pair> <bytes> <dir> <far>  builds the pair (files, sockets, far ends), makes the
+//	                                  checked copy; replies "ok checked=<bytes|count>
+//	                                  checksum=<the tour's checksum of the far end's bytes|->"
+//	                                  or "err <msg>"
+//	sample <copies>                   times one batch of that many copies of the cell; replies
+//	                                  "<seconds per copy>" or "err <msg>" (the cell is then torn
+//	                                  down)
+//	teardown                          closes the cell; replies "ok"
 //
 // It exits at the end of stdin, and by itself if one command runs for over 90 s.
 //
-// Alone, `gopeer <pair> <bytes> <dir>` takes the tour's samples in one block (at least 8 MiB per
-// sample, 2048 copies of 4 KiB; the median of 5 samples at 64 MiB and up, of 11 below) and prints
-// one line of key=value fields:
+// Alone, `gopeer <pair> <bytes> <dir> <far-end>` takes the tour's samples in one block (at least
+// 8 MiB per sample, 2048 copies of 4 KiB; the median of 5 samples at 64 MiB and up, of 11 below)
+// and prints one line of key=value fields:
 //
-//	secs_per_copy=<median> copies=<per sample> samples=<n> checked=<bytes compared|count>
+//	secs_per_copy=<median> copies=<per sample> samples=<n> checked=<bytes|count>
 //	checksum=<the tour's checksum of the far end's bytes|->
 //
 // and exits 0, or prints the error on stderr and exits 1.
@@ -77,12 +82,12 @@ func main() {
 		fmt.Printf("%s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return
 	}
-	if len(os.Args) == 2 && os.Args[1] == "serve" {
-		serve(os.Stdin, os.Stdout)
+	if len(os.Args) == 3 && os.Args[1] == "serve" {
+		serve(os.Stdin, os.Stdout, os.Args[2])
 		return
 	}
-	if len(os.Args) != 4 {
-		fail("usage: gopeer serve | gopeer <pair> <bytes> <dir> | gopeer version")
+	if len(os.Args) != 5 {
+		fail("usage: gopeer serve <far-end> | gopeer <pair> <bytes> <dir> <far-end> | gopeer version")
 	}
 	n, err := strconv.ParseInt(os.Args[2], 10, 64)
 	if err != nil || n <= 0 {
@@ -92,7 +97,7 @@ func main() {
 	time.AfterFunc(90*time.Second, func() { fail("timed out after 90 s") })
 
 	data := pattern(imax(n, sampleBytes))
-	c, err := build(os.Args[1], n, os.Args[3], data)
+	c, err := build(os.Args[1], n, os.Args[3], data, farEnds{"proc", os.Args[4]})
 	if err != nil {
 		fail("%s: %v", os.Args[1], err)
 	}
@@ -124,7 +129,7 @@ func imin(a, b int64) int64 {
 }
 
 // serve answers the tour's commands (see the package comment) until the end of in.
-func serve(in io.Reader, out io.Writer) {
+func serve(in io.Reader, out io.Writer, farEnd string) {
 	lines := bufio.NewScanner(in)
 	w := bufio.NewWriter(out)
 	reply := func(format string, args ...any) {
@@ -152,7 +157,7 @@ func serve(in io.Reader, out io.Writer) {
 		}
 		watchdog.Reset(90 * time.Second)
 		switch {
-		case f[0] == "setup" && len(f) == 4:
+		case f[0] == "setup" && len(f) == 5:
 			teardown()
 			n, err := strconv.ParseInt(f[2], 10, 64)
 			if err != nil || n <= 0 {
@@ -164,7 +169,11 @@ func serve(in io.Reader, out io.Writer) {
 			if need := imax(n, sampleBytes); int64(len(data)) < need {
 				data = pattern(need)
 			}
-			next, err := build(f[1], n, f[3], data)
+			if f[4] != "proc" && f[4] != "thread" {
+				reply("err far ends: want proc or thread, got %q", f[4])
+				break
+			}
+			next, err := build(f[1], n, f[3], data, farEnds{f[4], farEnd})
 			if err != nil {
 				reply("err %s: %v", f[1], err)
 				break
@@ -198,7 +207,7 @@ func serve(in io.Reader, out io.Writer) {
 			teardown()
 			reply("ok")
 		default:
-			reply("err unknown command %q (setup <pair> <bytes> <dir> | sample <copies> | teardown)",
+			reply("err unknown command %q (setup <pair> <bytes> <dir> <far> | sample <copies> | teardown)",
 				lines.Text())
 		}
 		watchdog.Stop()
@@ -228,9 +237,10 @@ type sink interface {
 	reset() error
 	// writer is what a copy writes.
 	writer() io.Writer
-	// end waits until the far end has every byte; with verify it returns what the far end
-	// got and true, or false where nothing can be read back (/dev/null).
-	end(verify bool) ([]byte, bool, error)
+	// end waits until the far end has every byte; with verify it returns how many bytes the
+	// far end got, the tour's checksum of them, and true, or false where nothing can be read
+	// back (/dev/null).
+	end(verify bool) (int64, uint64, bool, error)
 }
 
 // fileSource is a regular file, read from its start to its end by each copy.
@@ -240,15 +250,15 @@ func (s *fileSource) begin(int64)       {}
 func (s *fileSource) reset() error      { _, err := s.f.Seek(0, io.SeekStart); return err }
 func (s *fileSource) reader() io.Reader { return s.f }
 
-// fedSource is a stream that a feeder goroutine writes into; each copy takes n bytes of it.
+// fedSource is a stream that a feeder writes into; each copy takes n bytes of it.
 type fedSource struct {
 	r    io.Reader
 	n    int64
-	feed chan<- int64
+	feed func(total int64)
 	lr   io.Reader
 }
 
-func (s *fedSource) begin(total int64) { s.feed <- total }
+func (s *fedSource) begin(total int64) { s.feed(total) }
 func (s *fedSource) reset() error      { s.lr = io.LimitReader(s.r, s.n); return nil }
 func (s *fedSource) reader() io.Reader { return s.lr }
 
@@ -269,11 +279,8 @@ func (k *bufSink) begin(int64, bool) {}
 func (k *bufSink) reset() error      { k.buf.Reset(); return nil }
 func (k *bufSink) writer() io.Writer { return &k.buf }
 
-func (k *bufSink) end(verify bool) ([]byte, bool, error) {
-	if !verify {
-		return nil, true, nil
-	}
-	return append([]byte(nil), k.buf.Bytes()...), true, nil
+func (k *bufSink) end(verify bool) (int64, uint64, bool, error) {
+	return int64(k.buf.Len()), checksum(k.buf.Bytes()), true, nil
 }
 
 // fileSink is a file written from its start by each copy, truncated first; or /dev/null.
@@ -297,30 +304,31 @@ func (k *fileSink) reset() error {
 
 func (k *fileSink) writer() io.Writer { return k.f }
 
-func (k *fileSink) end(verify bool) ([]byte, bool, error) {
+func (k *fileSink) end(verify bool) (int64, uint64, bool, error) {
 	if !k.regular {
-		return nil, false, nil
+		return 0, 0, false, nil
 	}
 	if !verify {
-		return nil, true, nil
+		return 0, 0, true, nil
 	}
 	b, err := os.ReadFile(k.path)
-	return b, true, err
+	return int64(len(b)), checksum(b), true, err
 }
 
-// drainedSink is a stream that a drainer goroutine reads.
+// drainedSink is a stream that a drainer reads.
 type drainedSink struct {
-	w io.Writer
-	d *drainer
+	w      io.Writer
+	expect func(total int64, verify bool) error
+	wait   func() (int64, uint64, error)
 }
 
-func (k *drainedSink) begin(total int64, verify bool) { k.d.req <- drainReq{total, verify} }
+func (k *drainedSink) begin(total int64, verify bool) { k.expect(total, verify) }
 func (k *drainedSink) reset() error                   { return nil }
 func (k *drainedSink) writer() io.Writer              { return k.w }
 
-func (k *drainedSink) end(verify bool) ([]byte, bool, error) {
-	a := <-k.d.ans
-	return a.kept, true, a.err
+func (k *drainedSink) end(verify bool) (int64, uint64, bool, error) {
+	got, sum, err := k.wait()
+	return got, sum, true, err
 }
 
 // feeder starts a goroutine that writes total bytes into w per request: the pattern from its
@@ -349,8 +357,9 @@ type drainReq struct {
 }
 
 type drainAns struct {
-	kept []byte
-	err  error
+	got int64
+	sum uint64
+	err error
 }
 
 // drainer reads exactly total bytes per request and answers with them when asked to verify.
@@ -381,10 +390,7 @@ func newDrainer(r io.Reader) *drainer {
 					break
 				}
 			}
-			if err == nil && got != q.total {
-				err = fmt.Errorf("the drainer got %d of %d bytes", got, q.total)
-			}
-			d.ans <- drainAns{kept, err}
+			d.ans <- drainAns{got, checksum(kept), err}
 		}
 	}()
 	return d
@@ -407,7 +413,7 @@ func (c *cell) close() {
 	}
 }
 
-func build(pair string, n int64, dir string, data []byte) (*cell, error) {
+func build(pair string, n int64, dir string, data []byte, far farEnds) (*cell, error) {
 	c := &cell{n: n, data: data}
 	ok := false
 	defer func() {
@@ -431,17 +437,32 @@ func build(pair string, n int64, dir string, data []byte) (*cell, error) {
 		c.closers = append(c.closers, func() { f.Close(); os.Remove(path) })
 		return &fileSink{path, f, true}, nil
 	}
-	// The feeder's and drainer's goroutines end with the cell: closing their requests ends an
-	// idle one, closing the streams one that is still writing or reading.
-	fed := func(r io.Reader, w io.Writer) source {
-		feed := feeder(w, data)
-		c.closers = append(c.closers, func() { close(feed) })
-		return &fedSource{r: r, n: n, feed: feed}
+	// A far end in a goroutine ends with the cell: closing its requests ends an idle one,
+	// closing the streams one that is still writing or reading. A far-end process is given its
+	// end of the stream (Go's copy is closed here) and ends with its control socket.
+	fed := func(r io.Reader, w any) (source, error) {
+		if far.mode == "thread" {
+			feed := feeder(w.(io.Writer), data)
+			c.closers = append(c.closers, func() { close(feed) })
+			return &fedSource{r: r, n: n, feed: func(t int64) { feed <- t }}, nil
+		}
+		p, err := far.start(c, "feed", w)
+		if err != nil {
+			return nil, err
+		}
+		return &fedSource{r: r, n: n, feed: p.feed}, nil
 	}
-	drained := func(w io.Writer, r io.Reader) sink {
-		d := newDrainer(r)
-		c.closers = append(c.closers, func() { close(d.req) })
-		return &drainedSink{w, d}
+	drained := func(w io.Writer, r any) (sink, error) {
+		if far.mode == "thread" {
+			d := newDrainer(r.(io.Reader))
+			c.closers = append(c.closers, func() { close(d.req) })
+			return goroutineSink(w, d), nil
+		}
+		p, err := far.start(c, "drain", r)
+		if err != nil {
+			return nil, err
+		}
+		return &drainedSink{w, p.expect, p.wait}, nil
 	}
 	var err error
 	switch pair {
@@ -453,47 +474,73 @@ func build(pair string, n int64, dir string, data []byte) (*cell, error) {
 		var client, server *net.TCPConn
 		if client, server, err = tcpPair(c); err == nil {
 			if c.src, err = fileSrc(); err == nil {
-				c.dst = drained(client, server)
+				c.dst, err = drained(client, server)
 			}
 		}
 	case "tcp-tcp":
 		var ac, as, bc, bs *net.TCPConn
 		if ac, as, err = tcpPair(c); err == nil {
 			if bc, bs, err = tcpPair(c); err == nil {
-				c.src, c.dst = fed(as, ac), drained(bc, bs)
+				if c.src, err = fed(as, ac); err == nil {
+					c.dst, err = drained(bc, bs)
+				}
 			}
 		}
 	case "tcp-file":
 		var client, server *net.TCPConn
 		if client, server, err = tcpPair(c); err == nil {
-			c.src = fed(server, client)
-			c.dst, err = fileDst()
+			if c.src, err = fed(server, client); err == nil {
+				c.dst, err = fileDst()
+			}
+		}
+	case "tcp-pipe":
+		var client, server *net.TCPConn
+		var r, w *os.File
+		if client, server, err = tcpPair(c); err == nil {
+			if r, w, err = pipe(c); err == nil {
+				if c.src, err = fed(server, client); err == nil {
+					c.dst, err = drained(w, r)
+				}
+			}
+		}
+	case "tcp-unix":
+		var client, server *net.TCPConn
+		var near, far *net.UnixConn
+		if client, server, err = tcpPair(c); err == nil {
+			if near, far, err = unixPair(c); err == nil {
+				if c.src, err = fed(server, client); err == nil {
+					c.dst, err = drained(near, far)
+				}
+			}
 		}
 	case "file-pipe":
 		var r, w *os.File
 		if r, w, err = pipe(c); err == nil {
 			if c.src, err = fileSrc(); err == nil {
-				c.dst = drained(w, r)
+				c.dst, err = drained(w, r)
 			}
 		}
 	case "pipe-file":
 		var r, w *os.File
 		if r, w, err = pipe(c); err == nil {
-			c.src = fed(r, w)
-			c.dst, err = fileDst()
+			if c.src, err = fed(r, w); err == nil {
+				c.dst, err = fileDst()
+			}
 		}
 	case "file-unix":
 		var near, far *net.UnixConn
 		if near, far, err = unixPair(c); err == nil {
 			if c.src, err = fileSrc(); err == nil {
-				c.dst = drained(near, far)
+				c.dst, err = drained(near, far)
 			}
 		}
 	case "unix-unix":
 		var aFar, aNear, bNear, bFar *net.UnixConn
 		if aFar, aNear, err = unixPair(c); err == nil {
 			if bNear, bFar, err = unixPair(c); err == nil {
-				c.src, c.dst = fed(aNear, aFar), drained(bNear, bFar)
+				if c.src, err = fed(aNear, aFar); err == nil {
+					c.dst, err = drained(bNear, bFar)
+				}
 			}
 		}
 	case "file-null":
@@ -505,18 +552,36 @@ func build(pair string, n int64, dir string, data []byte) (*cell, error) {
 			}
 		}
 	case "file-child":
-		var stdin io.Writer
-		var stdout io.Reader
-		if stdin, stdout, err = cat(c); err == nil {
-			if c.src, err = fileSrc(); err == nil {
-				c.dst = drained(stdin, stdout)
+		if c.src, err = fileSrc(); err == nil {
+			if far.mode == "thread" {
+				var stdin io.Writer
+				var stdout io.Reader
+				if stdin, stdout, err = cat(c); err == nil {
+					c.dst, err = drained(stdin, stdout)
+				}
+			} else {
+				var stdin io.WriteCloser
+				var p *farProc
+				if stdin, p, err = far.drainingChild(c); err == nil {
+					c.dst = &drainedSink{stdin, p.expect, p.wait}
+				}
 			}
 		}
 	case "child-file":
-		var stdin io.Writer
-		var stdout io.Reader
-		if stdin, stdout, err = cat(c); err == nil {
-			c.src = fed(stdout, stdin)
+		if far.mode == "thread" {
+			var stdin io.Writer
+			var stdout io.Reader
+			if stdin, stdout, err = cat(c); err == nil {
+				c.src, err = fed(stdout, stdin)
+			}
+		} else {
+			var stdout io.ReadCloser
+			var p *farProc
+			if stdout, p, err = far.feedingChild(c); err == nil {
+				c.src = &fedSource{r: stdout, n: n, feed: p.feed}
+			}
+		}
+		if err == nil {
 			c.dst, err = fileDst()
 		}
 	case "mem-buf":
@@ -529,6 +594,169 @@ func build(pair string, n int64, dir string, data []byte) (*cell, error) {
 	}
 	ok = true
 	return c, nil
+}
+
+// farEnds says where a cell's feeder and drainer run: "proc" (processes of the far-end
+// program) or "thread" (goroutines).
+type farEnds struct {
+	mode    string
+	program string
+}
+
+// farProc is a far-end process: the tour's far-end program, talking over a control socket.
+type farProc struct {
+	ctl     *os.File
+	replies *bufio.Reader
+}
+
+// controlPair is a socketpair for a far end's control: our end, and the child's.
+func controlPair() (*os.File, *os.File, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "control"), os.NewFile(uintptr(fds[1]), "control"), nil
+}
+
+// command is the far-end program in role (feed or drain).
+func (f farEnds) command(role string) *exec.Cmd {
+	cmd := exec.Command(f.program)
+	cmd.Env = append(os.Environ(), "IO_COPY_FAR_END="+role)
+	cmd.Stderr = os.Stderr
+	return cmd
+}
+
+// start runs a far-end process on data (an *os.File, *net.TCPConn or *net.UnixConn), which it
+// then owns: this process closes its own descriptor of it.
+func (f farEnds) start(c *cell, role string, data any) (*farProc, error) {
+	var file *os.File
+	var err error
+	var closeOrig func() error
+	switch d := data.(type) {
+	case *os.File:
+		file, closeOrig = d, func() error { return nil }
+	case *net.TCPConn:
+		file, err = d.File()
+		closeOrig = d.Close
+	case *net.UnixConn:
+		file, err = d.File()
+		closeOrig = d.Close
+	default:
+		err = fmt.Errorf("a far end cannot take a %T", data)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ours, theirs, err := controlPair()
+	if err != nil {
+		return nil, err
+	}
+	cmd := f.command(role)
+	if role == "feed" {
+		cmd.Stdout, cmd.Stdin = file, theirs
+	} else {
+		cmd.Stdin, cmd.Stdout = file, theirs
+	}
+	return f.run(c, cmd, ours, theirs, func() { file.Close(); closeOrig() })
+}
+
+// drainingChild runs the far-end program as the pair's child, draining its stdin: the sink is
+// os/exec's StdinPipe, the value a user's io.Copy(stdin, src) gets.
+func (f farEnds) drainingChild(c *cell) (io.WriteCloser, *farProc, error) {
+	ours, theirs, err := controlPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := f.command("drain")
+	cmd.Stdout = theirs
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		ours.Close()
+		theirs.Close()
+		return nil, nil, err
+	}
+	p, err := f.run(c, cmd, ours, theirs, func() {})
+	return stdin, p, err
+}
+
+// feedingChild runs the far-end program as the pair's child, feeding its stdout: the source is
+// os/exec's StdoutPipe.
+func (f farEnds) feedingChild(c *cell) (io.ReadCloser, *farProc, error) {
+	ours, theirs, err := controlPair()
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := f.command("feed")
+	cmd.Stdin = theirs
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		ours.Close()
+		theirs.Close()
+		return nil, nil, err
+	}
+	p, err := f.run(c, cmd, ours, theirs, func() {})
+	return stdout, p, err
+}
+
+func (f farEnds) run(c *cell, cmd *exec.Cmd, ours, theirs *os.File, handedOver func()) (*farProc, error) {
+	err := cmd.Start()
+	theirs.Close()
+	handedOver()
+	if err != nil {
+		ours.Close()
+		return nil, fmt.Errorf("cannot run the far end %s: %v", f.program, err)
+	}
+	c.closers = append(c.closers, func() {
+		ours.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(200 * time.Millisecond):
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	return &farProc{ours, bufio.NewReader(ours)}, nil
+}
+
+func (p *farProc) feed(total int64) { fmt.Fprintf(p.ctl, "feed %d\n", total) }
+
+func (p *farProc) expect(total int64, verify bool) error {
+	v := 0
+	if verify {
+		v = 1
+	}
+	_, err := fmt.Fprintf(p.ctl, "expect %d %d\n", total, v)
+	return err
+}
+
+func (p *farProc) wait() (int64, uint64, error) {
+	line, err := p.replies.ReadString('\n')
+	if err != nil {
+		return 0, 0, fmt.Errorf("the far end is gone: %v", err)
+	}
+	var got int64
+	var sum uint64
+	if _, err := fmt.Sscanf(line, "%d %d", &got, &sum); err != nil {
+		return 0, 0, fmt.Errorf("the far end answered %q", line)
+	}
+	return got, sum, nil
+}
+
+// goroutineSink is a drainedSink whose drainer is a goroutine.
+func goroutineSink(w io.Writer, d *drainer) *drainedSink {
+	return &drainedSink{
+		w: w,
+		expect: func(total int64, verify bool) error {
+			d.req <- drainReq{total, verify}
+			return nil
+		},
+		wait: func() (int64, uint64, error) {
+			a := <-d.ans
+			return a.got, a.sum, a.err
+		},
+	}
 }
 
 // sourceFile opens <dir>/src-<n>, the tour's source file, writing it first if it is missing or
@@ -631,49 +859,58 @@ func cat(c *cell) (io.Writer, io.Reader, error) {
 // batch makes copies copies and returns the time spent in the io.Copy calls alone. With verify
 // (and one copy), it checks the far end byte for byte and returns what it got, or nil where
 // nothing can be read back.
-func (c *cell) batch(copies int64, verify bool) (time.Duration, []byte, error) {
+func (c *cell) batch(copies int64, verify bool) (time.Duration, string, error) {
 	c.src.begin(c.n * copies)
 	c.dst.begin(c.n*copies, verify)
 	var elapsed time.Duration
 	for i := int64(0); i < copies; i++ {
 		if err := c.src.reset(); err != nil {
-			return 0, nil, err
+			return 0, "", err
 		}
 		if err := c.dst.reset(); err != nil {
-			return 0, nil, err
+			return 0, "", err
 		}
 		r, w := c.src.reader(), c.dst.writer()
 		t0 := time.Now()
 		written, err := io.Copy(w, r)
 		elapsed += time.Since(t0)
 		if err != nil {
-			return 0, nil, err
+			return 0, "", err
 		}
 		if written != c.n {
-			return 0, nil, fmt.Errorf("io.Copy copied %d of %d bytes", written, c.n)
+			return 0, "", fmt.Errorf("io.Copy copied %d of %d bytes", written, c.n)
 		}
 	}
-	got, readable, err := c.dst.end(verify)
-	if err != nil || !verify || !readable {
-		return elapsed, nil, err
+	got, sum, readable, err := c.dst.end(verify)
+	if err != nil {
+		return 0, "", err
 	}
-	if !bytes.Equal(got, c.data[:c.n]) {
-		return 0, nil, fmt.Errorf("the far end got %d bytes, not the %d sent", len(got), c.n)
+	if !readable {
+		return elapsed, "", nil
 	}
-	return elapsed, got, nil
+	if !verify {
+		return elapsed, "", nil
+	}
+	if got != c.n {
+		return 0, "", fmt.Errorf("the far end got %d of %d bytes", got, c.n)
+	}
+	if want := checksum(c.data[:c.n]); sum != want {
+		return 0, "", fmt.Errorf("the far end's checksum is %#x, not the %#x sent", sum, want)
+	}
+	return elapsed, fmt.Sprintf("%#x", sum), nil
 }
 
 // check makes one copy and returns what the far end got: the bytes compared and the tour's
 // checksum of them, or "count" and "-" where nothing can be read back.
 func (c *cell) check() (checked, sum string, err error) {
-	_, got, err := c.batch(1, true)
+	_, sum, err = c.batch(1, true)
 	if err != nil {
 		return "", "", err
 	}
-	if got == nil {
+	if sum == "" {
 		return "count", "-", nil
 	}
-	return strconv.Itoa(len(got)), fmt.Sprintf("%#x", checksum(got)), nil
+	return strconv.FormatInt(c.n, 10), sum, nil
 }
 
 // measure times the cell alone, as the one-shot mode does: the checked copy, then every sample.
