@@ -43,6 +43,7 @@ pub struct Copier {
     pub(crate) splice: bool,
     pub(crate) share_file_pages: bool,
     pub(crate) splice_from_pipe: bool,
+    pub(crate) grow_pipes: bool,
     pub(crate) chunk_size: usize,
     pub(crate) buffer_size: usize,
     pub(crate) pipe_size: usize,
@@ -64,6 +65,7 @@ impl Copier {
             splice: true,
             share_file_pages: true,
             splice_from_pipe: false,
+            grow_pipes: true,
             chunk_size: MAX_CHUNK,
             buffer_size: DEFAULT_BUFFER_SIZE,
             pipe_size: DEFAULT_PIPE_SIZE,
@@ -120,6 +122,24 @@ impl Copier {
     /// filled before the copy starts.
     pub const fn splice_from_pipe(mut self, on: bool) -> Self {
         self.splice_from_pipe = on;
+        self
+    }
+
+    /// Allows or forbids growing a pipe sink before `sendfile` or `splice` write it (default:
+    /// allowed).
+    ///
+    /// Zero-copy into a small pipe hands it over to its reader at every 64 KiB, and on an idle
+    /// machine each hand-over can wait for a sleeping CPU to wake: a 1 MiB pipe moved 4.4× the
+    /// bytes per second of a 64 KiB one from a file here (see the README's Performance
+    /// section). So when a copy that takes `sendfile` or `splice` into a pipe is known to be
+    /// larger than the pipe (a file's size, or the limit), the pipe is grown with
+    /// `F_SETPIPE_SZ` to hold the copy, up to [`pipe_size`](Copier::pipe_size) and
+    /// `/proc/sys/fs/pipe-max-size`; [`Report::grown_pipe`](crate::Report::grown_pipe) says
+    /// when it was. The pipe belongs to the caller and stays grown. A refusal (`EPERM` past the
+    /// per-user limit `/proc/sys/fs/pipe-user-pages-soft`, whose pages grown pipes count
+    /// against) leaves it as it was and is not an error. Pass `false` to leave pipes alone.
+    pub const fn grow_pipes(mut self, on: bool) -> Self {
+        self.grow_pipes = on;
         self
     }
 

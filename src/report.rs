@@ -175,8 +175,17 @@ pub struct PathStats {
     pub calls: u64,
 }
 
-/// The most fallbacks one copy can record: each path is left at most once.
-const MAX_FALLBACKS: usize = 4;
+/// The most fallbacks one copy can record: each path is left at most once, and the last path,
+/// the read/write loop, never.
+const MAX_FALLBACKS: usize = 3;
+
+/// What fills the unused fallback slots: all zero bits, so that a new report is a run of zero
+/// stores.
+const NO_FALLBACK: Fallback = Fallback {
+    from: Path::CopyFileRange,
+    reason: Reason::Errno(0),
+    at: 0,
+};
 
 /// What one copy did.
 ///
@@ -196,15 +205,41 @@ const MAX_FALLBACKS: usize = 4;
 /// assert_eq!(report.main_path(), Some(Path::Buffered));
 /// # Ok::<(), io_copy::CopyError>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+//
+// Every field of a new report is zero (the `Option`s are spelled as 0 for `None`), so a copy
+// that returns one spends a few wide stores on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Report {
     written: u64,
     stranded: u64,
     held: u64,
-    pipe_size: Option<usize>,
-    blocked_on: Option<End>,
     paths: [PathStats; 4],
-    fallbacks: [Option<Fallback>; MAX_FALLBACKS],
+    /// The first `fallback_count` are the fallbacks, in order.
+    fallbacks: [Fallback; MAX_FALLBACKS],
+    fallback_count: u8,
+    /// 0: none; 1: the source; 2: the sink.
+    blocked_on: u8,
+    /// The relay pipe's capacity; 0: no relay pipe.
+    pipe_size: usize,
+    /// The capacity a pipe sink was grown to; 0: not grown.
+    grown_pipe: usize,
+}
+
+impl Default for Report {
+    #[inline]
+    fn default() -> Self {
+        Report {
+            written: 0,
+            stranded: 0,
+            held: 0,
+            paths: [PathStats { bytes: 0, calls: 0 }; 4],
+            fallbacks: [NO_FALLBACK; MAX_FALLBACKS],
+            fallback_count: 0,
+            blocked_on: 0,
+            pipe_size: 0,
+            grown_pipe: 0,
+        }
+    }
 }
 
 impl Report {
@@ -229,13 +264,23 @@ impl Report {
 
     /// The capacity of the intermediate pipe, when a splice relay used one.
     pub fn pipe_size(&self) -> Option<usize> {
-        self.pipe_size
+        (self.pipe_size > 0).then_some(self.pipe_size)
+    }
+
+    /// The capacity a pipe sink was grown to before the copy wrote it, when it was (see
+    /// [`Copier::grow_pipes`](crate::Copier::grow_pipes)).
+    pub fn grown_pipe(&self) -> Option<usize> {
+        (self.grown_pipe > 0).then_some(self.grown_pipe)
     }
 
     /// After a [`WouldBlock`](io::ErrorKind::WouldBlock), the end that was not ready; `None`
     /// otherwise, or when the kernel's answer named no end and neither end looked unready.
     pub fn blocked_on(&self) -> Option<End> {
-        self.blocked_on
+        match self.blocked_on {
+            1 => Some(End::Source),
+            2 => Some(End::Sink),
+            _ => None,
+        }
     }
 
     /// Bytes and calls of one path.
@@ -261,7 +306,7 @@ impl Report {
 
     /// Each step down the fallback chain, in the order it happened.
     pub fn fallbacks(&self) -> impl Iterator<Item = &Fallback> + '_ {
-        self.fallbacks.iter().flatten()
+        self.fallbacks[..usize::from(self.fallback_count)].iter()
     }
 
     /// Why `path` was left, if it was.
@@ -285,7 +330,11 @@ impl Report {
     }
 
     pub(crate) fn set_blocked_on(&mut self, end: Option<End>) {
-        self.blocked_on = end;
+        self.blocked_on = match end {
+            None => 0,
+            Some(End::Source) => 1,
+            Some(End::Sink) => 2,
+        };
     }
 
     pub(crate) fn add_held(&mut self, bytes: u64) {
@@ -294,14 +343,20 @@ impl Report {
 
     #[cfg_attr(not(kernel_paths), allow(dead_code))]
     pub(crate) fn set_pipe_size(&mut self, size: usize) {
-        self.pipe_size = Some(size);
+        self.pipe_size = size;
+    }
+
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
+    pub(crate) fn set_grown_pipe(&mut self, size: usize) {
+        self.grown_pipe = size;
     }
 
     /// Replaces the reason `from` was left for, if it was `Errno(errno)`: the errno's cause
     /// became known after the fallback.
     #[cfg_attr(not(kernel_paths), allow(dead_code))]
     pub(crate) fn refine_fallback(&mut self, from: Path, errno: i32, reason: Reason) {
-        for fb in self.fallbacks.iter_mut().flatten() {
+        let n = usize::from(self.fallback_count);
+        for fb in &mut self.fallbacks[..n] {
             if fb.from == from && fb.reason == Reason::Errno(errno) {
                 fb.reason = reason;
             }
@@ -314,8 +369,9 @@ impl Report {
             return;
         }
         let at = self.written;
-        if let Some(slot) = self.fallbacks.iter_mut().find(|s| s.is_none()) {
-            *slot = Some(Fallback { from, reason, at });
+        if let Some(slot) = self.fallbacks.get_mut(usize::from(self.fallback_count)) {
+            *slot = Fallback { from, reason, at };
+            self.fallback_count += 1;
         }
     }
 }
@@ -329,8 +385,11 @@ impl fmt::Display for Report {
         for fb in self.fallbacks() {
             write!(f, ", left {} at {}: {}", fb.from, fb.at, fb.reason)?;
         }
-        if let Some(size) = self.pipe_size {
+        if let Some(size) = self.pipe_size() {
             write!(f, ", pipe of {size} bytes")?;
+        }
+        if let Some(size) = self.grown_pipe() {
+            write!(f, ", sink pipe grown to {size} bytes")?;
         }
         if self.stranded > 0 {
             write!(f, ", {} bytes read but not written", self.stranded)?;

@@ -232,6 +232,7 @@ impl<'a> Transfer<'a> {
     }
 
     /// The report, or the error with it.
+    #[inline]
     pub(crate) fn outcome<T>(self, res: io::Result<T>) -> Result<Report, CopyError> {
         let report = self.finish();
         match res {
@@ -240,6 +241,7 @@ impl<'a> Transfer<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn finish(mut self) -> Report {
         if matches!(self.buffer, Buffer::Owned(_)) {
             self.keep_buffer();
@@ -277,6 +279,7 @@ impl Buffer<'_> {
 }
 
 /// `min(limit, len)` as a `usize`.
+#[inline]
 pub(crate) fn clamp(limit: u64, len: usize) -> usize {
     usize::try_from(limit).map_or(len, |l| l.min(len))
 }

@@ -689,3 +689,103 @@ fn pooled_pipes_are_not_shared_with_a_forked_child() {
         }
     }
 }
+
+/// The capacity of a pipe (`F_GETPIPE_SZ`).
+fn capacity(fd: impl AsFd) -> usize {
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETPIPE_SZ).expect("F_GETPIPE_SZ") as usize
+}
+
+/// Copies `data` from a file into a new pipe (64 KiB, read by a thread) with `copier`, and
+/// returns the report and the pipe's capacity afterwards.
+fn file_to_pipe(copier: Copier, data: &[u8]) -> (io_copy::Report, usize) {
+    let dir = scratch();
+    let (mut src, _) = source_file(dir.path(), "src", data);
+    let (r, mut w) = io::pipe().expect("pipe");
+    assert_eq!(capacity(&w), 64 * 1024, "a new pipe's default capacity");
+    let reader = drain(r);
+    let report = copier.copy(&mut src, &mut w).expect("copy");
+    let after = capacity(&w);
+    drop(w);
+    assert!(reader.join().unwrap() == data, "bytes");
+    assert_eq!(report.written(), data.len() as u64, "count");
+    (report, after)
+}
+
+/// Zero-copy into a small pipe wakes its reader every 64 KiB; a copy known to be larger grows
+/// the pipe to hold it, up to the policy's pipe size.
+#[rstest]
+fn pipe_sink_grows_to_hold_a_large_copy(
+    #[values((100 * 1024, 128 * 1024), ((1 << 20) + 7, 1 << 20), (8 << 20, 1 << 20))] case: (
+        usize,
+        usize,
+    ),
+) {
+    let (len, grown) = case;
+    let (report, after) = file_to_pipe(Copier::new(), &pattern(len, 9));
+    assert_eq!(report.main_path(), Some(Path::Sendfile), "{report}");
+    assert_eq!(report.grown_pipe(), Some(grown), "{report}");
+    assert_eq!(after, grown, "the caller's pipe keeps its new size");
+}
+
+#[test]
+fn pipe_sink_is_left_alone_when_asked_or_when_the_copy_fits() {
+    let (report, after) = file_to_pipe(Copier::new().grow_pipes(false), &pattern(1 << 20, 1));
+    assert_eq!((report.grown_pipe(), after), (None, 64 * 1024), "{report}");
+    let (report, after) = file_to_pipe(Copier::new(), &pattern(64 * 1024, 2));
+    assert_eq!((report.grown_pipe(), after), (None, 64 * 1024), "{report}");
+    let (report, after) = file_to_pipe(Copier::new().pipe_size(4096), &pattern(1 << 20, 3));
+    assert_eq!(
+        (report.grown_pipe(), after),
+        (None, 64 * 1024),
+        "never shrunk: {report}"
+    );
+}
+
+/// `EPERM` past the per-user pipe limit, or any refusal of `F_SETPIPE_SZ`, leaves the pipe as it
+/// was; the copy goes on.
+#[test]
+fn refused_pipe_growth_is_not_an_error() {
+    for errno in [libc::EPERM, libc::EBUSY, libc::EINVAL] {
+        let res = thread::spawn(move || {
+            io_copy::fault::inject(
+                io_copy::fault::Syscall::SetPipeSize,
+                vec![io_copy::fault::Fault::Errno(errno)],
+            );
+            file_to_pipe(Copier::new(), &pattern(1 << 20, 4))
+        })
+        .join();
+        let (report, after) = res.expect("copy thread");
+        assert_eq!(
+            (report.grown_pipe(), after),
+            (None, 64 * 1024),
+            "errno {errno}: {report}"
+        );
+        assert_eq!(report.main_path(), Some(Path::Sendfile), "{report}");
+    }
+}
+
+/// From a stream the size is known only from the limit: a `Take` grows the pipe, a copy to the
+/// end of the stream does not.
+#[test]
+fn socket_to_pipe_grows_only_for_a_known_size() {
+    for limit in [Some(300 * 1024u64), None] {
+        let data = pattern(300 * 1024, 5);
+        let (a, mut b) = tcp_pair();
+        let feeder = feed(a, data.clone());
+        let (r, mut w) = io::pipe().expect("pipe");
+        let reader = drain(r);
+        let report = match limit {
+            Some(n) => Copier::new().copy(&mut (&mut b).take(n), &mut w),
+            None => Copier::new().copy(&mut b, &mut w),
+        }
+        .expect("copy");
+        let after = capacity(&w);
+        drop(w);
+        feeder.join().unwrap();
+        assert!(reader.join().unwrap() == data, "bytes");
+        assert_eq!(report.main_path(), Some(Path::Splice), "{report}");
+        let want = limit.map(|_| 512 * 1024);
+        assert_eq!(report.grown_pipe(), want, "limit {limit:?}: {report}");
+        assert_eq!(after, want.unwrap_or(64 * 1024), "limit {limit:?}");
+    }
+}

@@ -190,6 +190,14 @@ mod linux {
         )?)
     }
 
+    /// `fcntl(F_SETPIPE_SZ)`: the capacity the kernel gave.
+    pub(crate) fn set_pipe_size(fd: BorrowedFd<'_>, mut size: usize) -> io::Result<usize> {
+        if let Some(r) = seam(Syscall::SetPipeSize, &mut size) {
+            return r;
+        }
+        Ok(rustix::pipe::fcntl_setpipe_size(fd, size)?)
+    }
+
     /// A pipe's capacity (`fcntl(F_GETPIPE_SZ)`).
     pub(crate) fn pipe_capacity(fd: BorrowedFd<'_>) -> Option<usize> {
         rustix::pipe::fcntl_getpipe_size(fd).ok()

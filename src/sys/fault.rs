@@ -10,6 +10,7 @@
 /// The syscalls that move data, as the fault seam names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
+#[non_exhaustive]
 pub enum Syscall {
     /// `copy_file_range(2)`.
     CopyFileRange,
@@ -21,12 +22,15 @@ pub enum Syscall {
     Read,
     /// `write(2)` in the descriptor read/write loop.
     Write,
+    /// `fcntl(F_SETPIPE_SZ)` on a pipe sink that [`grow_pipes`](crate::Copier::grow_pipes)
+    /// grows (a [`Fault::Short`] asks for that size instead).
+    SetPipeSize,
 }
 
 #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
 impl Syscall {
     /// How many syscalls the seam names.
-    const COUNT: usize = Syscall::Write as usize + 1;
+    const COUNT: usize = Syscall::SetPipeSize as usize + 1;
 }
 
 #[cfg(feature = "fault-injection")]

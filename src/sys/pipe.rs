@@ -10,7 +10,7 @@
 //! has changed.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::sync::{Mutex, OnceLock};
 
 use rustix::pipe::PipeFlags;
@@ -84,6 +84,21 @@ fn max_size() -> usize {
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(1 << 20)
     })
+}
+
+/// Grows the caller's pipe `fd` to hold `want` bytes, at most `cap` and `pipe-max-size` (the
+/// kernel rounds up to a power of two pages), when it holds less; the new capacity if it grew.
+/// A refusal (`EPERM` past the per-user limit, `EBUSY`) leaves the pipe as it was.
+pub(crate) fn grow(fd: BorrowedFd<'_>, want: u64, cap: usize) -> Option<usize> {
+    let now = rustix::pipe::fcntl_getpipe_size(fd).ok()?;
+    let target = usize::try_from(want)
+        .unwrap_or(usize::MAX)
+        .min(cap)
+        .min(max_size());
+    if target <= now {
+        return None;
+    }
+    crate::sys::calls::set_pipe_size(fd, target).ok()
 }
 
 /// An empty pipe of (about) `want` bytes: from the pool, or new.

@@ -929,7 +929,9 @@ pub fn is_fallback(call: Syscall, errno: i32) -> bool {
         Syscall::Sendfile | Syscall::Splice => {
             [ENOSYS, EINVAL, EOPNOTSUPP, EPERM, EOVERFLOW].contains(&errno)
         }
-        Syscall::Read | Syscall::Write => false,
+        // A refused F_SETPIPE_SZ leaves the pipe as it was: not a fallback, not an error.
+        Syscall::Read | Syscall::Write | Syscall::SetPipeSize => false,
+        _ => false,
     }
 }
 

@@ -533,6 +533,9 @@ fn direct(
     if !may_run(t, path, gate) {
         return Ok(false);
     }
+    if e.d.kind == Kind::Pipe && t.copier().grow_pipes {
+        grow_sink_pipe(t, e);
+    }
     while t.limit() > 0 {
         let len = clamp(t.limit(), t.copier().chunk_size);
         t.report_mut().count_call(path);
@@ -564,6 +567,27 @@ fn direct(
         }
     }
     Ok(true)
+}
+
+/// Grows a pipe sink that zero-copy is about to write to hold the copy, when its size is known:
+/// the bytes a file has from the offset (or from its start: its size, when it is read from its
+/// position), within the limit, or the limit of a stream.
+fn grow_sink_pipe(t: &mut Transfer<'_>, e: &Ends<'_>) {
+    let known = if e.s.is_seekable() {
+        let left = match t.src_off {
+            Some(off) => e.s.size.saturating_sub(off),
+            None => e.s.size,
+        };
+        left.min(t.limit())
+    } else {
+        t.limit()
+    };
+    if known == u64::MAX {
+        return;
+    }
+    if let Some(size) = pipe::grow(e.dst, known, t.copier().pipe_size) {
+        t.report_mut().set_grown_pipe(size);
+    }
 }
 
 /// Splices from a socket into a pooled pipe and from the pipe into the sink, round by round,
