@@ -15,18 +15,25 @@
 //!   really took is printed (from its `Report`) when the benchmark is checked.
 //! - `raw_splice` (file→pipe): `splice(2)` in a loop, the floor io_copy's sendfile is held to.
 //!
-//! Only the copy call is timed. Rewinding the source file and truncating (`fresh`) or rewinding
-//! (`overwrite`) the sink file happen between copies, untimed. Socket and pipe ends are fed and
-//! drained by threads that stream the whole batch, so a copy into a socket is throttled by its
-//! reader as in real use. Before a contender is measured, one copy is checked at the far end:
-//! its length and a checksum of its bytes.
+//! The pairs are the tour's (`examples/tour/pairs.rs`, included here): every socket or pipe end
+//! is fed or drained by a separate process, this bench binary started again as the tour's
+//! far-end program. Only the copy call is timed. Rewinding the source file and truncating
+//! (`fresh`) or rewinding (`overwrite`) the sink file happen between copies, untimed, and a pipe
+//! sink is set back to the size it was made with before each batch. The far end streams the
+//! whole batch, so a copy into a socket is throttled by its reader as in real use. Before a
+//! contender is measured, one copy is checked at the far end: its length and a checksum of its
+//! bytes.
 //!
 //! Copies at explicit offsets (`io_copy::copy_at`) have their own group, `offset_file_file_tmpfs`,
 //! against `seek` + `take` + `std::io::copy` and a `pread`/`pwrite` loop.
 
 #[cfg(target_os = "linux")]
+#[path = "../examples/tour/pairs.rs"]
+mod pairs;
+
 #[cfg(target_os = "linux")]
 fn main() {
+    pairs::far_end_main_if_asked();
     // What criterion_main! does, with the scratch files removed at the end (also on a panic).
     let _scratch = linux::Scratch;
     linux::benches();
@@ -44,22 +51,17 @@ fn main() {
 mod linux {
     use std::cell::RefCell;
     use std::fs::{self, File};
-    use std::io::{self, Read, Seek, SeekFrom, Write};
-    use std::net::{TcpListener, TcpStream};
-    use std::os::fd::{AsFd, BorrowedFd};
+    use std::io::{self, Read, Seek, SeekFrom};
     use std::os::unix::fs::FileExt;
-    use std::os::unix::net::UnixStream;
-    use std::path::{Path as FsPath, PathBuf};
-    use std::sync::mpsc::{self, Receiver, Sender};
+    use std::path::PathBuf;
     use std::sync::OnceLock;
-    use std::thread;
     use std::time::{Duration, Instant};
 
     use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-    use io_copy::{Copier, ReaderFrom, Report, WriterTo};
+    use io_copy::Copier;
 
-    const KIB: u64 = 1024;
-    const MIB: u64 = 1024 * KIB;
+    use crate::pairs::{checksum, pattern, Bench, Dirs, Far, How, Kind, Place, Seed, KIB, MIB};
+
     const SIZES: [u64; 4] = [4 * KIB, 64 * KIB, MIB, 64 * MIB];
 
     criterion::criterion_group! {
@@ -76,534 +78,90 @@ mod linux {
     // ---------------------------------------------------------------------------------------
     // Contenders
 
-    #[derive(Clone, Copy)]
-    enum Contender {
-        IoCopy,
-        Std,
-        Loop64K,
-        /// io_copy with a policy; the name says what it forbids.
-        Forced(&'static str, Copier),
-        RawSplice,
-    }
-
-    impl Contender {
-        fn name(self) -> &'static str {
-            match self {
-                Contender::IoCopy => "io_copy",
-                Contender::Std => "std",
-                Contender::Loop64K => "rw_loop_64k",
-                Contender::Forced(name, _) => name,
-                Contender::RawSplice => "raw_splice",
-            }
-        }
-    }
-
-    const BUFFERED_ONLY: Contender = Contender::Forced("forced_buffered", Copier::buffered_only());
+    const IO_COPY: (&str, How) = ("io_copy", How::IoCopy);
+    const STD: (&str, How) = ("std", How::Std);
+    const LOOP_64K: (&str, How) = ("rw_loop_64k", How::Loop64K);
+    const BUFFERED_ONLY: (&str, How) = (
+        "forced_buffered",
+        How::Policy("forced_buffered", Copier::buffered_only()),
+    );
     /// Splice out of the source pipe, which the default policy leaves for the loop.
-    const SPLICE_FROM_PIPE: Contender =
-        Contender::Forced("forced_splice", Copier::new().splice_from_pipe(true));
+    const SPLICE_FROM_PIPE: (&str, How) = (
+        "forced_splice",
+        How::Policy("forced_splice", Copier::new().splice_from_pipe(true)),
+    );
     /// No copy_file_range: a file→file copy takes sendfile.
-    const SENDFILE: Contender =
-        Contender::Forced("forced_sendfile", Copier::new().copy_file_range(false));
-
-    /// Runs a contender that works on `Read`/`Write` values; io_copy's policy contenders return
-    /// their report.
-    fn run<R, W>(c: Contender, r: &mut R, w: &mut W) -> io::Result<(u64, Option<Report>)>
-    where
-        R: WriterTo + Read,
-        W: ReaderFrom + Write,
-    {
-        match c {
-            Contender::IoCopy => Ok((io_copy::copy(r, w)?, None)),
-            Contender::Std => Ok((io::copy(r, w)?, None)),
-            Contender::Loop64K => Ok((rw_loop(r, w)?, None)),
-            Contender::Forced(_, copier) => {
-                let report = copier.copy(r, w)?;
-                Ok((report.written(), Some(report)))
-            }
-            Contender::RawSplice => unreachable!("raw_splice runs on descriptors"),
-        }
-    }
-
-    thread_local! {
-        static LOOP_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
-    }
-
-    /// The plain loop every program starts with.
-    fn rw_loop<R: Read + ?Sized, W: Write + ?Sized>(r: &mut R, w: &mut W) -> io::Result<u64> {
-        LOOP_BUF.with(|b| {
-            let buf = &mut b.borrow_mut()[..];
-            let mut total = 0;
-            loop {
-                let n = match r.read(buf) {
-                    Ok(0) => return Ok(total),
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                w.write_all(&buf[..n])?;
-                total += n as u64;
-            }
-        })
-    }
-
-    /// `splice(2)` from a file (at its position) into a pipe until the file ends.
-    fn raw_splice(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> io::Result<u64> {
-        let mut total = 0;
-        loop {
-            let flags = rustix::pipe::SpliceFlags::empty();
-            match rustix::pipe::splice(src, None, dst, None, io_copy::MAX_CHUNK, flags)? {
-                0 => return Ok(total),
-                n => total += n as u64,
-            }
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------
-    // Sources and sinks (as in examples/tour.rs)
-
-    trait Source {
-        type Reader<'a>: WriterTo + Read
-        where
-            Self: 'a;
-        /// Untimed, once per batch.
-        fn begin(&mut self, total: u64) -> io::Result<()>;
-        /// Untimed, before each copy.
-        fn rewind(&mut self) -> io::Result<()>;
-        fn reader(&mut self, n: u64) -> Self::Reader<'_>;
-        fn fd(&self) -> BorrowedFd<'_>;
-    }
-
-    trait Sink {
-        type Writer<'a>: ReaderFrom + Write
-        where
-            Self: 'a;
-        /// Untimed, once per batch.
-        fn begin(&mut self, total: u64, verify: bool) -> io::Result<()>;
-        /// Untimed, before each copy.
-        fn rewind(&mut self) -> io::Result<()>;
-        fn writer(&mut self) -> Self::Writer<'_>;
-        /// Untimed: waits for the far end; with `verify`, its length and checksum.
-        fn end(&mut self, verify: bool) -> io::Result<Option<(u64, u64)>>;
-        fn fd(&self) -> BorrowedFd<'_>;
-    }
-
-    struct FileSource(File);
-
-    impl Source for FileSource {
-        type Reader<'a> = &'a mut File;
-        fn begin(&mut self, _: u64) -> io::Result<()> {
-            Ok(())
-        }
-        fn rewind(&mut self) -> io::Result<()> {
-            self.0.rewind()
-        }
-        fn reader(&mut self, _: u64) -> &mut File {
-            &mut self.0
-        }
-        fn fd(&self) -> BorrowedFd<'_> {
-            self.0.as_fd()
-        }
-    }
-
-    /// A stream a feeder thread writes; each copy takes `n` bytes of it.
-    struct Fed<T> {
-        stream: T,
-        feeder: Sender<u64>,
-    }
-
-    impl<T: WriterTo + Read + AsFd> Source for Fed<T> {
-        type Reader<'a>
-            = io::Take<&'a mut T>
-        where
-            T: 'a;
-        fn begin(&mut self, total: u64) -> io::Result<()> {
-            self.feeder
-                .send(total)
-                .map_err(|_| io::Error::other("feeder ended"))
-        }
-        fn rewind(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-        fn reader(&mut self, n: u64) -> io::Take<&mut T> {
-            (&mut self.stream).take(n)
-        }
-        fn fd(&self) -> BorrowedFd<'_> {
-            self.stream.as_fd()
-        }
-    }
-
-    /// A file written from its start by each copy: truncated first (`fresh`) or overwritten.
-    struct FileSink {
-        path: PathBuf,
-        file: File,
-        fresh: bool,
-    }
-
-    impl Sink for FileSink {
-        type Writer<'a> = &'a mut File;
-        fn begin(&mut self, _: u64, _: bool) -> io::Result<()> {
-            Ok(())
-        }
-        fn rewind(&mut self) -> io::Result<()> {
-            if self.fresh {
-                self.file.set_len(0)?;
-            }
-            self.file.rewind()
-        }
-        fn writer(&mut self) -> &mut File {
-            &mut self.file
-        }
-        fn end(&mut self, verify: bool) -> io::Result<Option<(u64, u64)>> {
-            if !verify {
-                return Ok(None);
-            }
-            // An overwritten sink keeps its old length: the copy is the prefix it wrote.
-            let len = self.file.stream_position()?;
-            let bytes = fs::read(&self.path)?;
-            Ok(Some((len, checksum(&bytes[..len as usize]))))
-        }
-        fn fd(&self) -> BorrowedFd<'_> {
-            self.file.as_fd()
-        }
-    }
-
-    /// A stream a drainer thread reads.
-    struct Drained<T> {
-        stream: T,
-        drainer: Drainer,
-    }
-
-    impl<T: ReaderFrom + Write + AsFd> Sink for Drained<T> {
-        type Writer<'a>
-            = &'a mut T
-        where
-            T: 'a;
-        fn begin(&mut self, total: u64, verify: bool) -> io::Result<()> {
-            self.drainer
-                .tx
-                .send((total, verify))
-                .map_err(|_| io::Error::other("drainer ended"))
-        }
-        fn rewind(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-        fn writer(&mut self) -> &mut T {
-            &mut self.stream
-        }
-        fn end(&mut self, verify: bool) -> io::Result<Option<(u64, u64)>> {
-            let got = self
-                .drainer
-                .rx
-                .recv()
-                .map_err(|_| io::Error::other("drainer ended"))??;
-            Ok(verify.then_some(got))
-        }
-        fn fd(&self) -> BorrowedFd<'_> {
-            self.stream.as_fd()
-        }
-    }
-
-    /// Writes `total` bytes per request: the pattern from its start, again and again.
-    fn feeder<W: Write + Send + 'static>(mut w: W) -> Sender<u64> {
-        let (tx, rx) = mpsc::channel::<u64>();
-        thread::spawn(move || {
-            let data = pattern();
-            for mut left in rx {
-                while left > 0 {
-                    let chunk = &data[..left.min(data.len() as u64) as usize];
-                    if w.write_all(chunk).is_err() {
-                        return;
-                    }
-                    left -= chunk.len() as u64;
-                }
-            }
-        });
-        tx
-    }
-
-    struct Drainer {
-        tx: Sender<(u64, bool)>,
-        rx: Receiver<io::Result<(u64, u64)>>,
-    }
-
-    /// Reads exactly `total` bytes per request; answers with the count and, to verify, the
-    /// checksum.
-    fn drainer<R: Read + Send + 'static>(mut r: R) -> Drainer {
-        let (tx, requests) = mpsc::channel::<(u64, bool)>();
-        let (answers, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut buf = vec![0u8; 256 * 1024];
-            for (total, verify) in requests {
-                let (mut got, mut kept) = (0u64, Vec::new());
-                let res = loop {
-                    if got == total {
-                        break Ok(());
-                    }
-                    let want = (total - got).min(buf.len() as u64) as usize;
-                    match r.read(&mut buf[..want]) {
-                        Ok(0) => break Ok(()),
-                        Ok(k) => {
-                            got += k as u64;
-                            if verify {
-                                kept.extend_from_slice(&buf[..k]);
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => break Err(e),
-                    }
-                };
-                if answers.send(res.map(|()| (got, checksum(&kept)))).is_err() {
-                    return;
-                }
-            }
-        });
-        Drainer { tx, rx }
-    }
+    const SENDFILE: (&str, How) = (
+        "forced_sendfile",
+        How::Policy("forced_sendfile", Copier::new().copy_file_range(false)),
+    );
+    /// The sink pipe left at the size it was made with.
+    const NO_GROW: (&str, How) = (
+        "forced_no_grow",
+        How::Policy("forced_no_grow", Copier::new().grow_pipes(false)),
+    );
+    const RAW_SPLICE: (&str, How) = ("raw_splice", How::Seed(Seed::Splice));
 
     // ---------------------------------------------------------------------------------------
     // Pairs
 
-    trait Bench {
-        /// `copies` copies with `c`; returns the time in the copy calls alone. With `verify`
-        /// (one copy), checks the far end and returns io_copy's report if `c` gives one.
-        fn batch(
-            &mut self,
-            c: Contender,
-            copies: u64,
-            verify: bool,
-        ) -> io::Result<(Duration, Option<Report>)>;
-    }
-
-    struct Pair<S, K> {
-        src: S,
-        dst: K,
-        n: u64,
-    }
-
-    impl<S: Source, K: Sink> Bench for Pair<S, K> {
-        fn batch(
-            &mut self,
-            c: Contender,
-            copies: u64,
-            verify: bool,
-        ) -> io::Result<(Duration, Option<Report>)> {
-            self.src.begin(self.n * copies)?;
-            self.dst.begin(self.n * copies, verify)?;
-            let (mut elapsed, mut last) = (Duration::ZERO, None);
-            for _ in 0..copies {
-                self.src.rewind()?;
-                self.dst.rewind()?;
-                let t0;
-                let (written, report) = if let Contender::RawSplice = c {
-                    t0 = Instant::now();
-                    (raw_splice(self.src.fd(), self.dst.fd())?, None)
-                } else {
-                    let mut r = self.src.reader(self.n);
-                    let mut w = self.dst.writer();
-                    t0 = Instant::now();
-                    run(c, &mut r, &mut w)?
-                };
-                elapsed += t0.elapsed();
-                if written != self.n {
-                    return Err(io::Error::other(format!(
-                        "copied {written} of {} bytes",
-                        self.n
-                    )));
-                }
-                last = report;
-            }
-            if let Some(got) = self.dst.end(verify)? {
-                let want = (self.n, checksum(&pattern()[..self.n as usize]));
-                if got != want {
-                    return Err(io::Error::other(format!(
-                        "far end got {got:?}, expected {want:?}"
-                    )));
-                }
-            }
-            Ok((elapsed, last))
-        }
-    }
-
-    /// The scratch directories: one on tmpfs, one on the disk under target/.
-    struct Dirs {
-        tmpfs: PathBuf,
-        disk: PathBuf,
-    }
-
+    /// The scratch directories, kept for the whole run.
     static DIRS: OnceLock<Dirs> = OnceLock::new();
 
     fn dirs() -> &'static Dirs {
-        DIRS.get_or_init(|| {
-            let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target");
-            let scratch = |builder: &mut tempfile::Builder, dir: &FsPath| {
-                let made = builder.prefix("io_copy-bench-").tempdir_in(dir);
-                made.unwrap_or_else(|e| panic!("a scratch dir in {}: {e}", dir.display()))
-                    .keep()
-            };
-            Dirs {
-                tmpfs: scratch(&mut tempfile::Builder::new(), FsPath::new("/dev/shm")),
-                disk: scratch(&mut tempfile::Builder::new(), &target),
-            }
-        })
+        DIRS.get_or_init(|| Dirs::new("io_copy-bench-"))
     }
 
-    /// Removes the scratch directories when dropped.
+    /// Removes the scratch directories when dropped (a `static` is never dropped).
     pub struct Scratch;
 
     impl Drop for Scratch {
         fn drop(&mut self) {
             if let Some(d) = DIRS.get() {
-                let _ = fs::remove_dir_all(&d.tmpfs);
-                let _ = fs::remove_dir_all(&d.disk);
+                if let Ok(t) = &d.tmpfs {
+                    let _ = fs::remove_dir_all(t.path());
+                }
+                let _ = fs::remove_dir_all(d.disk.path());
             }
         }
     }
 
-    #[derive(Clone, Copy)]
-    enum Place {
-        Tmpfs,
-        Disk,
-    }
-
-    fn dir(at: Place) -> &'static FsPath {
-        match at {
-            Place::Tmpfs => &dirs().tmpfs,
-            Place::Disk => &dirs().disk,
-        }
-    }
-
-    fn source(at: Place, n: u64) -> io::Result<FileSource> {
-        let path = dir(at).join(format!("src-{n}"));
-        if fs::metadata(&path).map(|m| m.len()).ok() != Some(n) {
-            fs::write(&path, &pattern()[..n as usize])?;
-        }
-        Ok(FileSource(File::open(path)?))
-    }
-
-    fn sink(at: Place, fresh: bool) -> io::Result<FileSink> {
-        let path = dir(at).join("dst");
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)?;
-        Ok(FileSink { path, file, fresh })
-    }
-
-    fn tcp_pair() -> io::Result<(TcpStream, TcpStream)> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let client = TcpStream::connect(listener.local_addr()?)?;
-        let (server, _) = listener.accept()?;
-        client.set_nodelay(true)?;
-        server.set_nodelay(true)?;
-        Ok((client, server))
-    }
-
-    fn boxed<S: Source + 'static, K: Sink + 'static>(n: u64, src: S, dst: K) -> Box<dyn Bench> {
-        Box::new(Pair { src, dst, n })
-    }
-
-    fn file_file(at: Place, fresh: bool, n: u64) -> io::Result<Box<dyn Bench>> {
-        Ok(boxed(n, source(at, n)?, sink(at, fresh)?))
-    }
-
-    fn file_tcp(n: u64) -> io::Result<Box<dyn Bench>> {
-        let (client, server) = tcp_pair()?;
-        let dst = Drained {
-            stream: client,
-            drainer: drainer(server),
-        };
-        Ok(boxed(n, source(Place::Tmpfs, n)?, dst))
-    }
-
-    fn tcp_tcp(n: u64) -> io::Result<Box<dyn Bench>> {
-        let (a_client, a_server) = tcp_pair()?;
-        let (b_client, b_server) = tcp_pair()?;
-        let src = Fed {
-            stream: a_server,
-            feeder: feeder(a_client),
-        };
-        let dst = Drained {
-            stream: b_client,
-            drainer: drainer(b_server),
-        };
-        Ok(boxed(n, src, dst))
-    }
-
-    fn tcp_file(n: u64) -> io::Result<Box<dyn Bench>> {
-        let (client, server) = tcp_pair()?;
-        let src = Fed {
-            stream: server,
-            feeder: feeder(client),
-        };
-        Ok(boxed(n, src, sink(Place::Tmpfs, true)?))
-    }
-
-    fn file_pipe(n: u64) -> io::Result<Box<dyn Bench>> {
-        let (r, w) = io::pipe()?;
-        let dst = Drained {
-            stream: w,
-            drainer: drainer(r),
-        };
-        Ok(boxed(n, source(Place::Tmpfs, n)?, dst))
-    }
-
-    fn pipe_file(n: u64) -> io::Result<Box<dyn Bench>> {
-        let (r, w) = io::pipe()?;
-        let src = Fed {
-            stream: r,
-            feeder: feeder(w),
-        };
-        Ok(boxed(n, src, sink(Place::Tmpfs, true)?))
-    }
-
-    fn unix_unix(n: u64) -> io::Result<Box<dyn Bench>> {
-        let (a_far, a_near) = UnixStream::pair()?;
-        let (b_near, b_far) = UnixStream::pair()?;
-        let src = Fed {
-            stream: a_near,
-            feeder: feeder(a_far),
-        };
-        let dst = Drained {
-            stream: b_near,
-            drainer: drainer(b_far),
-        };
-        Ok(boxed(n, src, dst))
-    }
-
-    /// One group: a pair, how to build it at a size, and its contenders.
+    /// One group: a pair, where its files live, and its contenders.
     struct Group {
         name: &'static str,
-        build: Box<dyn Fn(u64) -> io::Result<Box<dyn Bench>>>,
-        contenders: Vec<Contender>,
+        kind: Kind,
+        place: Place,
+        fresh: bool,
+        contenders: Vec<(&'static str, How)>,
     }
 
     fn groups() -> Vec<Group> {
-        use Contender::{IoCopy, Loop64K, RawSplice, Std};
-        let file_file_group = |name, at, fresh| Group {
+        let file_file = |name, place, fresh| Group {
             name,
-            build: Box::new(move |n| file_file(at, fresh, n)),
-            contenders: vec![IoCopy, Std, Loop64K, SENDFILE, BUFFERED_ONLY],
+            kind: Kind::FileFile,
+            place,
+            fresh,
+            contenders: vec![IO_COPY, STD, LOOP_64K, SENDFILE, BUFFERED_ONLY],
         };
-        let group =
-            |name, build: fn(u64) -> io::Result<Box<dyn Bench>>, extra: &[Contender]| Group {
-                name,
-                build: Box::new(build),
-                contenders: [&[IoCopy, Std, Loop64K, BUFFERED_ONLY][..], extra].concat(),
-            };
+        let group = |name, kind, extra: &[(&'static str, How)]| Group {
+            name,
+            kind,
+            place: Place::Tmpfs,
+            fresh: true,
+            contenders: [&[IO_COPY, STD, LOOP_64K, BUFFERED_ONLY][..], extra].concat(),
+        };
         vec![
-            file_file_group("file_file_tmpfs_fresh", Place::Tmpfs, true),
-            file_file_group("file_file_tmpfs_overwrite", Place::Tmpfs, false),
-            file_file_group("file_file_disk_fresh", Place::Disk, true),
-            file_file_group("file_file_disk_overwrite", Place::Disk, false),
-            group("file_tcp", file_tcp, &[]),
-            group("tcp_tcp", tcp_tcp, &[]),
-            group("tcp_file", tcp_file, &[]),
-            group("file_pipe", file_pipe, &[RawSplice]),
-            group("pipe_file", pipe_file, &[SPLICE_FROM_PIPE]),
-            group("unix_unix", unix_unix, &[]),
+            file_file("file_file_tmpfs_fresh", Place::Tmpfs, true),
+            file_file("file_file_tmpfs_overwrite", Place::Tmpfs, false),
+            file_file("file_file_disk_fresh", Place::Disk, true),
+            file_file("file_file_disk_overwrite", Place::Disk, false),
+            group("file_tcp", Kind::FileTcp, &[]),
+            group("tcp_tcp", Kind::TcpTcp, &[]),
+            group("tcp_file", Kind::TcpFile, &[]),
+            group("tcp_pipe", Kind::TcpPipe, &[NO_GROW]),
+            group("file_pipe", Kind::FilePipe, &[RAW_SPLICE, NO_GROW]),
+            group("pipe_file", Kind::PipeFile, &[SPLICE_FROM_PIPE]),
+            group("unix_unix", Kind::UnixUnix, &[]),
         ]
     }
 
@@ -635,42 +193,41 @@ mod linux {
                 plan(&mut g, n);
                 // Built on first use, so a filtered-out group costs nothing.
                 let pair: RefCell<Option<Box<dyn Bench>>> = RefCell::new(None);
-                for &contender in &group.contenders {
-                    let id = BenchmarkId::new(contender.name(), size_id(n));
+                for &(name, how) in &group.contenders {
+                    let id = BenchmarkId::new(name, size_id(n));
                     let mut checked = false;
                     g.bench_function(id, |b| {
                         let mut slot = pair.borrow_mut();
                         let bench = slot.get_or_insert_with(|| {
-                            (group.build)(n)
+                            group
+                                .kind
+                                .build(dirs(), group.place, n, Far::Process, group.fresh)
                                 .unwrap_or_else(|e| panic!("{}: cannot set up: {e}", group.name))
                         });
                         if !checked {
                             // The default contender checks through `Copier::new()`, which is what
                             // `io_copy::copy` runs, to print the path from its report.
-                            let check = match contender {
-                                Contender::IoCopy => Contender::Forced("io_copy", Copier::new()),
-                                c => c,
+                            let check = match how {
+                                How::IoCopy => How::Policy("io_copy", Copier::new()),
+                                h => h,
                             };
-                            let (_, report) = bench.batch(check, 1, true).unwrap_or_else(|e| {
-                                panic!("{}/{}: check failed: {e}", group.name, contender.name())
-                            });
-                            if let Some(r) = report {
-                                eprintln!(
-                                    "{}/{}/{}: path {r}",
-                                    group.name,
-                                    contender.name(),
-                                    size_id(n)
-                                );
+                            let mut path = None;
+                            bench
+                                .batch(check, 1, true, &mut |c| {
+                                    path = c.report.as_ref().map(|r| r.to_string())
+                                })
+                                .unwrap_or_else(|e| {
+                                    panic!("{}/{name}: check failed: {e}", group.name)
+                                });
+                            if let Some(p) = path {
+                                eprintln!("{}/{name}/{}: path {p}", group.name, size_id(n));
                             }
                             checked = true;
                         }
                         b.iter_custom(|iters| {
                             bench
-                                .batch(contender, iters, false)
-                                .unwrap_or_else(|e| {
-                                    panic!("{}/{}: {e}", group.name, contender.name())
-                                })
-                                .0
+                                .batch(how, iters, false, &mut |_| {})
+                                .unwrap_or_else(|e| panic!("{}/{name}: {e}", group.name))
                         });
                     });
                 }
@@ -732,7 +289,7 @@ mod linux {
                 g.bench_function(BenchmarkId::new(name, size_id(n)), |b| {
                     let mut slot = files.borrow_mut();
                     let (src, dst, dst_path) = slot.get_or_insert_with(|| {
-                        let dir = &dirs().tmpfs;
+                        let dir = dirs().dir(Place::Tmpfs).expect("a tmpfs scratch dir");
                         let src_path = dir.join(format!("at-src-{n}"));
                         let mut bytes = vec![0xAA; HEADER as usize];
                         bytes.extend_from_slice(&pattern()[..n as usize]);
@@ -766,37 +323,7 @@ mod linux {
         g.finish();
     }
 
-    // ---------------------------------------------------------------------------------------
-
-    /// Pseudo-random bytes, so that a byte out of place changes the checksum.
-    fn pattern() -> &'static [u8] {
-        static DATA: OnceLock<Vec<u8>> = OnceLock::new();
-        DATA.get_or_init(|| {
-            let len = *SIZES.iter().max().expect("sizes") as usize;
-            let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-            let mut v = Vec::with_capacity(len + 8);
-            while v.len() < len {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                v.extend_from_slice(&x.to_le_bytes());
-            }
-            v.truncate(len);
-            v
-        })
-    }
-
-    /// A cheap order-sensitive checksum: 8 bytes per multiply.
-    fn checksum(bytes: &[u8]) -> u64 {
-        let mut h = 0xcbf2_9ce4_8422_2325u64 ^ bytes.len() as u64;
-        let mut words = bytes.chunks_exact(8);
-        for w in &mut words {
-            let w = u64::from_le_bytes(w.try_into().expect("8 bytes"));
-            h = (h ^ w).wrapping_mul(0x0100_0000_01b3).rotate_left(29);
-        }
-        for &b in words.remainder() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        h
+    thread_local! {
+        static LOOP_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; 64 * 1024]);
     }
 }

@@ -109,10 +109,15 @@ mod tour {
 
     struct Options {
         repeat: usize,
+        /// Only the pairs whose name (as `Kind`'s `Debug`) contains this.
+        only: Option<String>,
     }
 
     fn options() -> Options {
-        let mut opts = Options { repeat: 1 };
+        let mut opts = Options {
+            repeat: 1,
+            only: None,
+        };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
             match a.as_str() {
@@ -122,6 +127,9 @@ mod tour {
                         .and_then(|n| n.parse().ok())
                         .filter(|&n| n > 0)
                         .unwrap_or_else(|| usage("--repeat takes a count of tours"));
+                }
+                "--only" => {
+                    opts.only = Some(args.next().unwrap_or_else(|| usage("--only takes a pair")));
                 }
                 "-h" | "--help" => usage(""),
                 other => usage(&format!("unknown argument {other:?}")),
@@ -134,7 +142,9 @@ mod tour {
         if !why.is_empty() {
             eprintln!("tour: {why}");
         }
-        eprintln!("usage: cargo run --release --example tour [-- --repeat N]");
+        eprintln!("usage: cargo run --release --example tour [-- [--repeat N] [--only PAIR]]");
+        eprintln!("  --repeat N   each cell the median of N tours");
+        eprintln!("  --only PAIR  only the pairs whose name contains PAIR (FileFile, TcpTcp, MemVec, ...)");
         std::process::exit(2);
     }
 
@@ -146,6 +156,7 @@ mod tour {
         problems: &'a mut Vec<String>,
         /// Put before each cell's name in the progress line.
         label: String,
+        only: Option<String>,
     }
 
     /// Measures one cell: io_copy and std, and Go when the peer runs. `None` when the pair
@@ -230,6 +241,13 @@ mod tour {
     fn tour_table(ctx: &mut Ctx<'_>, pairs: &[(Kind, Place)], far: Far) -> Vec<(String, Cell)> {
         let mut cells = Vec::new();
         for &(kind, place) in pairs {
+            if ctx
+                .only
+                .as_ref()
+                .is_some_and(|o| !format!("{kind:?}").contains(o.as_str()))
+            {
+                continue;
+            }
             for n in SIZES {
                 if far == Far::Thread && n < MIB {
                     continue;
@@ -341,6 +359,7 @@ mod tour {
             progress: &progress,
             problems: &mut problems,
             label: String::new(),
+            only: opts.only.clone(),
         };
         let (mut main_tours, mut thread_tours) = (Vec::new(), Vec::new());
         for run in 1..=opts.repeat {
@@ -354,7 +373,11 @@ mod tour {
             ctx.label = format!("{run}in-process: ");
             thread_tours.push(tour_table(&mut ctx, IN_PROCESS, Far::Thread));
         }
-        let seed_lines = seeds(&mut ctx);
+        let seed_lines = if ctx.only.is_some() {
+            Vec::new()
+        } else {
+            seeds(&mut ctx)
+        };
         if let Ok(peer) = &mut go {
             peer.stop();
         }

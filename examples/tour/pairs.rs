@@ -434,36 +434,57 @@ thread_local! {
     static RELAY_PIPE: RefCell<Option<(OwnedFd, OwnedFd)>> = const { RefCell::new(None) };
 }
 
-/// Runs a contender that works on `Read`/`Write` values: the bytes moved, and the report of a
-/// [`How::Policy`].
-fn run_api<R, W>(how: How, r: &mut R, w: &mut W) -> io::Result<(u64, Option<Report>)>
+/// Runs a contender that works on `Read`/`Write` values: the time of the copy call alone (the
+/// clock is read as soon as it returns, before its result is moved anywhere), the bytes moved,
+/// and the report of a [`How::Policy`].
+fn run_api<R, W>(how: How, r: &mut R, w: &mut W) -> io::Result<(Duration, u64, Option<Report>)>
 where
     R: WriterTo + Read,
     W: ReaderFrom + Write,
 {
+    let t0 = Instant::now();
     match how {
-        How::IoCopy => Ok((io_copy::copy(r, w)?, None)),
-        How::Policy(_, copier) => {
-            let report = copier.copy(r, w)?;
-            Ok((report.written(), Some(report)))
+        How::IoCopy => {
+            let n = io_copy::copy(r, w);
+            let elapsed = t0.elapsed();
+            Ok((elapsed, n?, None))
         }
-        How::Std => Ok((io::copy(r, w)?, None)),
-        How::Loop64K => LOOP_BUF.with(|b| {
-            let buf = &mut b.borrow_mut()[..];
-            let mut total = 0;
-            loop {
-                let n = match r.read(buf) {
-                    Ok(0) => return Ok((total, None)),
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                };
-                w.write_all(&buf[..n])?;
-                total += n as u64;
-            }
-        }),
+        How::Policy(_, copier) => {
+            let res = copier.copy(r, w);
+            let elapsed = t0.elapsed();
+            let report = res?;
+            Ok((elapsed, report.written(), Some(report)))
+        }
+        How::Std => {
+            let n = io::copy(r, w);
+            let elapsed = t0.elapsed();
+            Ok((elapsed, n?, None))
+        }
+        How::Loop64K => {
+            let n = loop_64k(r, w);
+            let elapsed = t0.elapsed();
+            Ok((elapsed, n?, None))
+        }
         How::Seed(_) => unreachable!("{how:?} runs on descriptors"),
     }
+}
+
+/// The plain loop every program starts with.
+fn loop_64k<R: Read, W: Write>(r: &mut R, w: &mut W) -> io::Result<u64> {
+    LOOP_BUF.with(|b| {
+        let buf = &mut b.borrow_mut()[..];
+        let mut total = 0;
+        loop {
+            let n = match r.read(buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            w.write_all(&buf[..n])?;
+            total += n as u64;
+        }
+    })
 }
 
 /// Runs a seed from the descriptor `src` (a file, read to its end) to `dst`: the bytes moved
@@ -846,9 +867,7 @@ impl<S: Source, K: Sink> Pair<S, K> {
         }
         let mut r = self.src.reader(self.n);
         let mut w = self.dst.writer();
-        let t0 = Instant::now();
-        let (written, report) = run_api(how, &mut r, &mut w)?;
-        let elapsed = t0.elapsed();
+        let (elapsed, written, report) = run_api(how, &mut r, &mut w)?;
         let calls = report
             .as_ref()
             .map(|r| r.paths().map(|(_, s)| s.calls).sum());
