@@ -6,17 +6,28 @@ use std::io::{self, BufRead, Read, Write};
 use std::io::{PipeReader, PipeWriter};
 use std::io::{Stderr, StderrLock, Stdin, StdinLock, Stdout, StdoutLock};
 use std::net::TcpStream;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::process::{ChildStderr, ChildStdin, ChildStdout};
 
+use crate::report::End;
 use crate::traits::{ReaderFrom, WriterTo};
-use crate::transfer::Transfer;
+use crate::transfer::{Hint, Transfer};
 
-/// Types whose reads are plain `read(2)` calls on their descriptor.
+/// Types whose reads are plain `read(2)` calls on their descriptor. Those whose std type says
+/// what the descriptor is pass that on as a [`Hint`], so the Linux layer can skip asking.
 macro_rules! fd_source {
-    ($($ty:ty),*) => {$(
+    ($hint:expr; $($ty:ty),*) => {$(
         impl WriterTo for $ty {
+            fn write_to<W: ReaderFrom + ?Sized>(
+                &mut self,
+                w: &mut W,
+                t: &mut Transfer<'_>,
+            ) -> io::Result<u64> {
+                let fd = self.as_fd().as_raw_fd();
+                t.with_hint(End::Source, fd, $hint, |t| w.read_from(self, t))
+            }
+
             fn source_fd(&self) -> Option<BorrowedFd<'_>> {
                 Some(self.as_fd())
             }
@@ -24,35 +35,18 @@ macro_rules! fd_source {
     )*};
 }
 
-/// Types whose writes are plain `write(2)` calls on their descriptor.
+/// Types whose writes are plain `write(2)` calls on their descriptor, with what their std type
+/// says the descriptor is, if it says.
 macro_rules! fd_sink {
-    ($($ty:ty),*) => {$(
-        impl ReaderFrom for $ty {
-            fn sink_fd(&self) -> Option<BorrowedFd<'_>> {
-                Some(self.as_fd())
-            }
-        }
-    )*};
-}
-
-fd_source!(File, &File, TcpStream, &TcpStream, UnixStream, &UnixStream);
-fd_source!(PipeReader, &PipeReader, ChildStdout, ChildStderr);
-fd_sink!(TcpStream, &TcpStream, UnixStream, &UnixStream);
-
-/// A `File` is most often a regular file: a copy from a regular file into it tries
-/// `copy_file_range` before asking what the sink is (see the Linux module).
-macro_rules! file_sink {
-    ($($ty:ty),*) => {$(
+    ($hint:expr; $($ty:ty),*) => {$(
         impl ReaderFrom for $ty {
             fn read_from<R: WriterTo + ?Sized>(
                 &mut self,
                 r: &mut R,
                 t: &mut Transfer<'_>,
             ) -> io::Result<u64> {
-                let outer = std::mem::replace(&mut t.sink_is_file, true);
-                let res = crate::traits::read_from_default(self, r, t);
-                t.sink_is_file = outer;
-                res
+                let fd = self.as_fd().as_raw_fd();
+                t.with_hint(End::Sink, fd, $hint, |t| crate::traits::read_from_default(self, r, t))
             }
 
             fn sink_fd(&self) -> Option<BorrowedFd<'_>> {
@@ -62,15 +56,27 @@ macro_rules! file_sink {
     )*};
 }
 
-file_sink!(File, &File);
-fd_sink!(
-    PipeWriter,
-    &PipeWriter,
-    ChildStdin,
-    StderrLock<'_>,
-    Stderr,
-    &Stderr
-);
+// A `File` is most often a regular file: a copy from a regular file into it tries
+// `copy_file_range` before asking what the sink is (see the Linux module).
+fd_source!(Hint::File; File, &File);
+fd_sink!(Hint::File; File, &File);
+fd_source!(Hint::StreamSocket; TcpStream, &TcpStream, UnixStream, &UnixStream);
+fd_sink!(Hint::StreamSocket; TcpStream, &TcpStream, UnixStream, &UnixStream);
+fd_source!(Hint::Pipe; PipeReader, &PipeReader, ChildStdout, ChildStderr);
+fd_sink!(Hint::Pipe; PipeWriter, &PipeWriter, ChildStdin);
+
+/// Standard error is a descriptor the process was given: nothing is known of it.
+macro_rules! unknown_sink {
+    ($($ty:ty),*) => {$(
+        impl ReaderFrom for $ty {
+            fn sink_fd(&self) -> Option<BorrowedFd<'_>> {
+                Some(self.as_fd())
+            }
+        }
+    )*};
+}
+
+unknown_sink!(StderrLock<'_>, Stderr, &Stderr);
 
 /// A descriptor read with `read(2)`: what a source with a buffer in front becomes once the
 /// buffer is drained.

@@ -70,8 +70,22 @@ pub struct Transfer<'a> {
     /// offset arguments of the kernel calls, and leave the file positions alone.
     pub(crate) src_off: Option<u64>,
     pub(crate) dst_off: Option<u64>,
-    /// The sink is a [`File`](std::fs::File), so probably a regular file.
-    pub(crate) sink_is_file: bool,
+    /// What the std types of the source and the sink say their descriptors are (by raw
+    /// descriptor, so that a hint never describes another descriptor).
+    pub(crate) src_hint: Option<(i32, Hint)>,
+    pub(crate) dst_hint: Option<(i32, Hint)>,
+}
+
+/// What a descriptor is, by the std type it came from: a `File` is most often a regular file,
+/// a `TcpStream` or `UnixStream` a stream socket, a `PipeReader`, `PipeWriter` or child stdio a
+/// pipe. The Linux layer takes it in place of an `fstat` where a wrong guess costs only a
+/// refused call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(unix), allow(dead_code))]
+pub(crate) enum Hint {
+    File,
+    Pipe,
+    StreamSocket,
 }
 
 impl<'a> Transfer<'a> {
@@ -85,8 +99,42 @@ impl<'a> Transfer<'a> {
             held: None,
             src_off: None,
             dst_off: None,
-            sink_is_file: false,
+            src_hint: None,
+            dst_hint: None,
         }
+    }
+
+    /// Runs `f` with `hint` saying what the descriptor `fd` at `end` is.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    #[inline]
+    pub(crate) fn with_hint<T>(
+        &mut self,
+        end: End,
+        fd: i32,
+        hint: Hint,
+        f: impl FnOnce(&mut Self) -> T,
+    ) -> T {
+        let slot = match end {
+            End::Source => &mut self.src_hint,
+            End::Sink => &mut self.dst_hint,
+        };
+        let outer = slot.replace((fd, hint));
+        let out = f(self);
+        match end {
+            End::Source => self.src_hint = outer,
+            End::Sink => self.dst_hint = outer,
+        }
+        out
+    }
+
+    /// What the std type of `fd` at `end` says it is, if `fd` is that end's descriptor.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    pub(crate) fn hint(&self, end: End, fd: i32) -> Option<Hint> {
+        let slot = match end {
+            End::Source => self.src_hint,
+            End::Sink => self.dst_hint,
+        };
+        slot.and_then(|(at, hint)| (at == fd).then_some(hint))
     }
 
     /// The policy of this copy.

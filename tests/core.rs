@@ -985,15 +985,32 @@ fn same_file_at_offsets_is_bounded_and_refuses_overlap() {
 }
 
 /// Copies known to be small take the read/write loop at once, with no fstat and no kernel path,
-/// except a regular file into a `File`, which takes one copy_file_range.
+/// except a regular file into a `File`, which takes one copy_file_range, and the pairs whose std
+/// types name one kernel call (`small_copies_between_pipes_and_stream_sockets_are_one_splice`).
 #[test]
 fn small_known_copies_take_the_loop_without_probes() {
     let dir = scratch();
     let data = pattern(100_000, 32);
     let (mut src, _) = source_file(dir.path(), "s", &data);
     let (mut dst, p) = sink_file(dir.path(), "d");
-    // Into a pipe: the loop, with no kernel path tried.
-    let (mut pr, mut pw) = io::pipe().unwrap();
+    // Into a pipe known only by its descriptor (a user type that names it): the loop, with no
+    // kernel path tried.
+    struct ByFd(io::PipeWriter);
+    impl Write for ByFd {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.write(b)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    impl io_copy::ReaderFrom for ByFd {
+        fn sink_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+            Some(std::os::fd::AsFd::as_fd(&self.0))
+        }
+    }
+    let (mut pr, pw) = io::pipe().unwrap();
+    let mut pw = ByFd(pw);
     let r = Copier::new().copy_n(&mut src, &mut pw, 4096).unwrap();
     assert_eq!(
         (r.main_path(), r.fallbacks().count()),
@@ -1058,4 +1075,88 @@ fn small_known_copies_take_the_loop_without_probes() {
     fault::clear();
     assert_eq!((e.written(), e.report().stranded()), (100, 0));
     assert_eq!(position(&mut src), 100);
+}
+
+/// A small copy between a pipe and a stream socket or another pipe, as their std types say,
+/// is one splice with no probe; other small copies keep the loop.
+#[test]
+fn small_copies_between_pipes_and_stream_sockets_are_one_splice() {
+    let data = pattern(4096, 33);
+    let one_splice = |r: &io_copy::Report| {
+        (
+            r.main_path(),
+            r.path_stats(Path::Splice).calls,
+            r.fallbacks().count(),
+        )
+    };
+    // TCP into a pipe, a pipe into TCP, a pipe into a pipe.
+    let (mut a, mut b) = tcp_pair();
+    let (mut pr, mut pw) = io::pipe().unwrap();
+    a.write_all(&data).unwrap();
+    let r = Copier::new().copy_n(&mut b, &mut pw, 4096).unwrap();
+    assert_eq!(one_splice(&r), (Some(Path::Splice), 1, 0), "tcp→pipe: {r}");
+    let r = Copier::new().copy_n(&mut pr, &mut a, 4096).unwrap();
+    assert_eq!(one_splice(&r), (Some(Path::Splice), 1, 0), "pipe→tcp: {r}");
+    let mut got = vec![0; 4096];
+    b.read_exact(&mut got).unwrap();
+    assert_eq!(got, data, "pipe→tcp bytes");
+    let (mut qr, mut qw) = io::pipe().unwrap();
+    pw.write_all(&data).unwrap();
+    let r = Copier::new().copy_n(&mut pr, &mut qw, 4096).unwrap();
+    assert_eq!(one_splice(&r), (Some(Path::Splice), 1, 0), "pipe→pipe: {r}");
+    qr.read_exact(&mut got).unwrap();
+    assert_eq!(got, data, "pipe→pipe bytes");
+    // Splice turned off, and a socket to a socket: the loop, as before.
+    a.write_all(&data).unwrap();
+    let r = Copier::new()
+        .splice(false)
+        .copy_n(&mut b, &mut pw, 4096)
+        .unwrap();
+    assert_eq!(
+        (r.main_path(), r.fallbacks().count()),
+        (Some(Path::Buffered), 0),
+        "{r}"
+    );
+    pr.read_exact(&mut got).unwrap();
+    let (mut c, mut d) = tcp_pair();
+    a.write_all(&data).unwrap();
+    let r = Copier::new().copy_n(&mut b, &mut c, 4096).unwrap();
+    assert_eq!(r.main_path(), Some(Path::Buffered), "tcp→tcp: {r}");
+    d.read_exact(&mut got).unwrap();
+    // A socket held as a `File` is taken for a file: sendfile takes a socket too (it splices from
+    // any descriptor that can), and the bytes are exact.
+    let mut as_file = File::from(std::os::fd::OwnedFd::from(b));
+    a.write_all(&data).unwrap();
+    let r = Copier::new().copy_n(&mut as_file, &mut pw, 4096).unwrap();
+    assert_eq!(r.written(), 4096, "socket as File: {r}");
+    pr.read_exact(&mut got).unwrap();
+    assert_eq!(got, data, "socket as File bytes");
+    // A file into a pipe: one sendfile; a pipe into a file: one splice.
+    let dir = scratch();
+    let (mut src, _) = source_file(dir.path(), "s", &data);
+    let r = Copier::new().copy_n(&mut src, &mut pw, 4096).unwrap();
+    assert_eq!(
+        (r.main_path(), r.path_stats(Path::Sendfile).calls),
+        (Some(Path::Sendfile), 1),
+        "file→pipe: {r}"
+    );
+    let (mut dst, dst_path) = sink_file(dir.path(), "d");
+    let r = Copier::new().copy_n(&mut pr, &mut dst, 4096).unwrap();
+    assert_eq!(one_splice(&r), (Some(Path::Splice), 1, 0), "pipe→file: {r}");
+    assert_eq!(std::fs::read(dst_path).unwrap(), data, "pipe→file bytes");
+    // Pages of a file that may change are not shared, also in a small copy.
+    src.seek(io::SeekFrom::Start(0)).unwrap();
+    let r = Copier::new()
+        .share_file_pages(false)
+        .copy_n(&mut src, &mut pw, 4096)
+        .unwrap();
+    assert_eq!(r.main_path(), Some(Path::Buffered), "{r}");
+    pr.read_exact(&mut got).unwrap();
+    assert_eq!(got, data);
+    // The end of a pipe: 0 bytes, exactly.
+    drop(pw);
+    let r = Copier::new()
+        .copy(&mut (&mut pr).take(4096), &mut a)
+        .unwrap();
+    assert_eq!(r.written(), 0, "{r}");
 }

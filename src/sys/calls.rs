@@ -115,6 +115,25 @@ impl Meta {
         }
     }
 
+    /// What a [`Hint`](crate::transfer::Hint) says, for a path that takes it in place of an
+    /// `fstat`: the kind only.
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
+    pub(crate) fn hinted(hint: Option<crate::transfer::Hint>) -> Meta {
+        use crate::transfer::Hint;
+        let kind = match hint {
+            Some(Hint::File) => Kind::Regular,
+            Some(Hint::Pipe) => Kind::Pipe,
+            Some(Hint::StreamSocket) => Kind::Socket,
+            None => Kind::Other,
+        };
+        Meta {
+            kind,
+            dev: 0,
+            ino: 0,
+            size: 0,
+        }
+    }
+
     /// Reads through the page cache at an offset: a regular file or a block device.
     pub(crate) fn is_seekable(&self) -> bool {
         matches!(self.kind, Kind::Regular | Kind::Block)

@@ -97,7 +97,7 @@
 //! [`Resumable`]: crate::Resumable
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use rustix::io::Errno;
 
@@ -106,7 +106,7 @@ use crate::report::{End, Path, Reason};
 use crate::sys::calls::{self, Kind, Meta};
 use crate::sys::fd_loop::{self, FdIn};
 use crate::sys::pipe::{self, Pipe};
-use crate::transfer::{clamp, Transfer};
+use crate::transfer::{clamp, Hint, Transfer};
 
 /// Whether a path's syscall answered `ENOSYS`: then it is missing for the whole process.
 ///
@@ -295,7 +295,7 @@ pub(crate) fn copy_fds(
     let start = t.consumed();
     // A regular file into a `File` sink: copy_file_range is tried before the sink is asked what
     // it is, so a whole small file costs an fstat and one call.
-    let file_first = t.sink_is_file
+    let file_first = t.hint(End::Sink, dst.as_raw_fd()) == Some(Hint::File)
         && t.src_off.is_none()
         && t.dst_off.is_none()
         && c.copy_file_range
@@ -314,8 +314,13 @@ pub(crate) fn copy_fds(
         };
         fd_loop::run(t, input, dst)
     };
-    if small && !file_first {
-        return small_loop(t);
+    if small {
+        if small_by_hints(t, src, dst, start)? {
+            return Ok(());
+        }
+        if !file_first {
+            return small_loop(t);
+        }
     }
     let s = Meta::of(src);
     if small && s.kind != Kind::Regular {
@@ -438,6 +443,44 @@ pub(crate) fn copy_fds(
         },
         dst,
     )
+}
+
+/// A copy too small for the probes, moved by one kernel call where the std types of its ends say
+/// which call fits, as std's own `io::copy` does: splice out of a pipe (into a pipe, a stream
+/// socket or a file) or from a stream socket into a pipe, and sendfile from a file into a pipe
+/// or a stream socket. `Ok(true)` when it is done; a guess the kernel refuses (a `File` that is
+/// not a regular file, say) is a fallback, and the read/write loop goes on from there.
+fn small_by_hints(
+    t: &mut Transfer<'_>,
+    src: BorrowedFd<'_>,
+    dst: BorrowedFd<'_>,
+    start: u64,
+) -> io::Result<bool> {
+    let c = *t.copier();
+    let (sh, dh) = (
+        t.hint(End::Source, src.as_raw_fd()),
+        t.hint(End::Sink, dst.as_raw_fd()),
+    );
+    let path = match (sh, dh) {
+        (Some(Hint::Pipe), Some(_)) | (Some(Hint::StreamSocket), Some(Hint::Pipe)) => Path::Splice,
+        (Some(Hint::File), Some(Hint::Pipe | Hint::StreamSocket)) => Path::Sendfile,
+        _ => return Ok(false),
+    };
+    let allowed = match path {
+        Path::Splice => c.splice,
+        _ => c.sendfile && c.share_file_pages,
+    };
+    if !allowed || missing::get(path) {
+        return Ok(false);
+    }
+    let e = Ends {
+        src,
+        dst,
+        s: Meta::hinted(sh),
+        d: Meta::hinted(dh),
+        start,
+    };
+    direct(t, path, None, &e, true)
 }
 
 /// Linux's default pipe capacity, assumed when `F_GETPIPE_SZ` fails.
@@ -582,7 +625,8 @@ fn grow_sink_pipe(t: &mut Transfer<'_>, e: &Ends<'_>) {
     } else {
         t.limit()
     };
-    if known == u64::MAX {
+    // A copy that a pipe of the default size holds gains nothing worth an fcntl.
+    if known == u64::MAX || known <= DEFAULT_PIPE_CAPACITY as u64 {
         return;
     }
     if let Some(size) = pipe::grow(e.dst, known, t.copier().pipe_size) {
