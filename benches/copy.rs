@@ -98,7 +98,7 @@ mod linux {
     /// The sink pipe left at the size it was made with.
     const NO_GROW: (&str, How) = (
         "forced_no_grow",
-        How::Policy("forced_no_grow", Copier::new().grow_pipes(false)),
+        How::Policy("forced_no_grow", Copier::new().grow_buffers(false)),
     );
     const RAW_SPLICE: (&str, How) = ("raw_splice", How::Seed(Seed::Splice));
 

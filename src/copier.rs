@@ -43,7 +43,7 @@ pub struct Copier {
     pub(crate) splice: bool,
     pub(crate) share_file_pages: bool,
     pub(crate) splice_from_pipe: bool,
-    pub(crate) grow_pipes: bool,
+    pub(crate) grow_buffers: bool,
     pub(crate) chunk_size: usize,
     pub(crate) buffer_size: usize,
     pub(crate) pipe_size: usize,
@@ -65,7 +65,7 @@ impl Copier {
             splice: true,
             share_file_pages: true,
             splice_from_pipe: false,
-            grow_pipes: true,
+            grow_buffers: true,
             chunk_size: MAX_CHUNK,
             buffer_size: DEFAULT_BUFFER_SIZE,
             pipe_size: DEFAULT_PIPE_SIZE,
@@ -125,21 +125,25 @@ impl Copier {
         self
     }
 
-    /// Allows or forbids growing a pipe sink before `sendfile` or `splice` write it (default:
-    /// allowed).
+    /// Allows or forbids growing the sink's kernel buffer before `sendfile` or `splice` write
+    /// it (default: allowed): a pipe's capacity, or a Unix stream socket's send buffer.
     ///
-    /// Zero-copy into a small pipe hands it over to its reader at every 64 KiB, and on an idle
-    /// machine each hand-over can wait for a sleeping CPU to wake: a 1 MiB pipe moved 4.4× the
-    /// bytes per second of a 64 KiB one from a file here (see the README's Performance
-    /// section). So when a copy that takes `sendfile` or `splice` into a pipe is known to be
-    /// larger than the pipe (a file's size, or the limit), the pipe is grown with
-    /// `F_SETPIPE_SZ` to hold the copy, up to [`pipe_size`](Copier::pipe_size) and
-    /// `/proc/sys/fs/pipe-max-size`; [`Report::grown_pipe`](crate::Report::grown_pipe) says
-    /// when it was. The pipe belongs to the caller and stays grown. A refusal (`EPERM` past the
-    /// per-user limit `/proc/sys/fs/pipe-user-pages-soft`, whose pages grown pipes count
-    /// against) leaves it as it was and is not an error. Pass `false` to leave pipes alone.
-    pub const fn grow_pipes(mut self, on: bool) -> Self {
-        self.grow_pipes = on;
+    /// Zero-copy into a small buffer hands it over to its reader every time it fills, and on
+    /// an idle machine each hand-over can cost a sleeping CPU's wake-up: from a file, a pipe of
+    /// 1 MiB moved several times the bytes per second of one of 64 KiB here, and a Unix socket
+    /// with a larger send buffer about twice those of the default (see the README's
+    /// Performance section). So when such a copy is known to be larger than 64 KiB (a file's
+    /// size, or the limit), the sink is grown to hold it, up to
+    /// [`pipe_size`](Copier::pipe_size): a pipe with `F_SETPIPE_SZ` (also capped by
+    /// `/proc/sys/fs/pipe-max-size`), a Unix socket with `SO_SNDBUF` (capped by
+    /// `/proc/sys/net/core/wmem_max`). TCP sockets are left to the kernel's own tuning.
+    /// [`Report::grown_sink`](crate::Report::grown_sink) says when a sink was grown.
+    ///
+    /// The descriptor belongs to the caller and stays grown. A refusal (`EPERM` past the
+    /// per-user limit `/proc/sys/fs/pipe-user-pages-soft`, which grown pipes count against)
+    /// leaves it as it was and is not an error. Pass `false` to leave sinks alone.
+    pub const fn grow_buffers(mut self, on: bool) -> Self {
+        self.grow_buffers = on;
         self
     }
 

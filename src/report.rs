@@ -221,8 +221,8 @@ pub struct Report {
     blocked_on: u8,
     /// The relay pipe's capacity; 0: no relay pipe.
     pipe_size: usize,
-    /// The capacity a pipe sink was grown to; 0: not grown.
-    grown_pipe: usize,
+    /// The size a sink's kernel buffer was grown to; 0: not grown.
+    grown_sink: usize,
 }
 
 impl Default for Report {
@@ -237,7 +237,7 @@ impl Default for Report {
             fallback_count: 0,
             blocked_on: 0,
             pipe_size: 0,
-            grown_pipe: 0,
+            grown_sink: 0,
         }
     }
 }
@@ -267,10 +267,11 @@ impl Report {
         (self.pipe_size > 0).then_some(self.pipe_size)
     }
 
-    /// The capacity a pipe sink was grown to before the copy wrote it, when it was (see
-    /// [`Copier::grow_pipes`](crate::Copier::grow_pipes)).
-    pub fn grown_pipe(&self) -> Option<usize> {
-        (self.grown_pipe > 0).then_some(self.grown_pipe)
+    /// The size the sink's kernel buffer was grown to before the copy wrote it, when it was: a
+    /// pipe's capacity, or a Unix socket's send buffer as `SO_SNDBUF` reports it (see
+    /// [`Copier::grow_buffers`](crate::Copier::grow_buffers)).
+    pub fn grown_sink(&self) -> Option<usize> {
+        (self.grown_sink > 0).then_some(self.grown_sink)
     }
 
     /// After a [`WouldBlock`](io::ErrorKind::WouldBlock), the end that was not ready; `None`
@@ -347,8 +348,8 @@ impl Report {
     }
 
     #[cfg_attr(not(kernel_paths), allow(dead_code))]
-    pub(crate) fn set_grown_pipe(&mut self, size: usize) {
-        self.grown_pipe = size;
+    pub(crate) fn set_grown_sink(&mut self, size: usize) {
+        self.grown_sink = size;
     }
 
     /// Replaces the reason `from` was left for, if it was `Errno(errno)`: the errno's cause
@@ -388,8 +389,8 @@ impl fmt::Display for Report {
         if let Some(size) = self.pipe_size() {
             write!(f, ", pipe of {size} bytes")?;
         }
-        if let Some(size) = self.grown_pipe() {
-            write!(f, ", sink pipe grown to {size} bytes")?;
+        if let Some(size) = self.grown_sink() {
+            write!(f, ", sink buffer grown to {size} bytes")?;
         }
         if self.stranded > 0 {
             write!(f, ", {} bytes read but not written", self.stranded)?;

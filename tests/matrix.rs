@@ -1261,7 +1261,7 @@ fn syscall_nr(call: Syscall) -> i64 {
         Syscall::Splice => libc::SYS_splice,
         Syscall::Read => libc::SYS_read,
         Syscall::Write => libc::SYS_write,
-        Syscall::SetPipeSize => libc::SYS_fcntl,
+        Syscall::GrowBuffer => libc::SYS_fcntl,
         other => panic!("no syscall number for {other:?}"),
     }
 }

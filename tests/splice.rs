@@ -723,19 +723,19 @@ fn pipe_sink_grows_to_hold_a_large_copy(
     let (len, grown) = case;
     let (report, after) = file_to_pipe(Copier::new(), &pattern(len, 9));
     assert_eq!(report.main_path(), Some(Path::Sendfile), "{report}");
-    assert_eq!(report.grown_pipe(), Some(grown), "{report}");
+    assert_eq!(report.grown_sink(), Some(grown), "{report}");
     assert_eq!(after, grown, "the caller's pipe keeps its new size");
 }
 
 #[test]
 fn pipe_sink_is_left_alone_when_asked_or_when_the_copy_fits() {
-    let (report, after) = file_to_pipe(Copier::new().grow_pipes(false), &pattern(1 << 20, 1));
-    assert_eq!((report.grown_pipe(), after), (None, 64 * 1024), "{report}");
+    let (report, after) = file_to_pipe(Copier::new().grow_buffers(false), &pattern(1 << 20, 1));
+    assert_eq!((report.grown_sink(), after), (None, 64 * 1024), "{report}");
     let (report, after) = file_to_pipe(Copier::new(), &pattern(64 * 1024, 2));
-    assert_eq!((report.grown_pipe(), after), (None, 64 * 1024), "{report}");
+    assert_eq!((report.grown_sink(), after), (None, 64 * 1024), "{report}");
     let (report, after) = file_to_pipe(Copier::new().pipe_size(4096), &pattern(1 << 20, 3));
     assert_eq!(
-        (report.grown_pipe(), after),
+        (report.grown_sink(), after),
         (None, 64 * 1024),
         "never shrunk: {report}"
     );
@@ -748,7 +748,7 @@ fn refused_pipe_growth_is_not_an_error() {
     for errno in [libc::EPERM, libc::EBUSY, libc::EINVAL] {
         let res = thread::spawn(move || {
             io_copy::fault::inject(
-                io_copy::fault::Syscall::SetPipeSize,
+                io_copy::fault::Syscall::GrowBuffer,
                 vec![io_copy::fault::Fault::Errno(errno)],
             );
             file_to_pipe(Copier::new(), &pattern(1 << 20, 4))
@@ -756,7 +756,7 @@ fn refused_pipe_growth_is_not_an_error() {
         .join();
         let (report, after) = res.expect("copy thread");
         assert_eq!(
-            (report.grown_pipe(), after),
+            (report.grown_sink(), after),
             (None, 64 * 1024),
             "errno {errno}: {report}"
         );
@@ -785,7 +785,46 @@ fn socket_to_pipe_grows_only_for_a_known_size() {
         assert!(reader.join().unwrap() == data, "bytes");
         assert_eq!(report.main_path(), Some(Path::Splice), "{report}");
         let want = limit.map(|_| 512 * 1024);
-        assert_eq!(report.grown_pipe(), want, "limit {limit:?}: {report}");
+        assert_eq!(report.grown_sink(), want, "limit {limit:?}: {report}");
         assert_eq!(after, want.unwrap_or(64 * 1024), "limit {limit:?}");
     }
+}
+
+/// A Unix socket's send buffer is grown like a pipe (up to the policy's pipe size, and
+/// `wmem_max`); a TCP socket keeps the kernel's own tuning.
+#[test]
+fn unix_socket_sink_send_buffer_grows_and_tcp_is_left_alone() {
+    use nix::sys::socket::{getsockopt, sockopt::SndBuf};
+    let data = pattern((1 << 20) + 7, 11);
+    let dir = scratch();
+    for grow in [true, false] {
+        let (mut src, _) = source_file(dir.path(), "src", &data);
+        let (mut near, far) = unix_pair();
+        let before = getsockopt(&near, SndBuf).unwrap();
+        let reader = drain(far);
+        let report = Copier::new()
+            .grow_buffers(grow)
+            .copy(&mut src, &mut near)
+            .expect("copy");
+        let after = getsockopt(&near, SndBuf).unwrap();
+        drop(near);
+        assert!(reader.join().unwrap() == data, "bytes");
+        assert_eq!(report.main_path(), Some(Path::Sendfile), "{report}");
+        if grow {
+            assert!(after > before, "grown from {before} to {after}: {report}");
+            assert_eq!(report.grown_sink(), Some(after), "{report}");
+        } else {
+            assert_eq!((report.grown_sink(), after), (None, before), "{report}");
+        }
+    }
+    let (mut src, _) = source_file(dir.path(), "src", &data);
+    let (mut near, far) = tcp_pair();
+    let before = getsockopt(&near, SndBuf).unwrap();
+    let reader = drain(far);
+    let report = Copier::new().copy(&mut src, &mut near).expect("copy");
+    let after = getsockopt(&near, SndBuf).unwrap();
+    drop(near);
+    assert!(reader.join().unwrap() == data, "tcp bytes");
+    assert_eq!(report.grown_sink(), None, "{report}");
+    assert!(after >= before, "tcp: the kernel's own tuning only");
 }

@@ -748,7 +748,7 @@ pub struct Drained<T> {
     stream: T,
     drainer: FarEnd,
     /// A pipe sink's capacity when the pair was made, set again before each batch: io_copy
-    /// grows the pipe it writes (`Copier::grow_pipes`), and every contender's batch starts
+    /// grows the pipe it writes (`Copier::grow_buffers`), and every contender's batch starts
     /// from the pipe a shell would have made.
     pipe_capacity: Option<usize>,
 }

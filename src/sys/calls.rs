@@ -211,10 +211,38 @@ mod linux {
 
     /// `fcntl(F_SETPIPE_SZ)`: the capacity the kernel gave.
     pub(crate) fn set_pipe_size(fd: BorrowedFd<'_>, mut size: usize) -> io::Result<usize> {
-        if let Some(r) = seam(Syscall::SetPipeSize, &mut size) {
+        if let Some(r) = seam(Syscall::GrowBuffer, &mut size) {
             return r;
         }
         Ok(rustix::pipe::fcntl_setpipe_size(fd, size)?)
+    }
+
+    /// Grows the send buffer of the Unix stream socket `fd` to about `want` bytes, at most
+    /// `cap` (and `wmem_max`, which the kernel applies), when it is smaller: the size
+    /// `SO_SNDBUF` then reports. Other sockets are left alone.
+    pub(crate) fn grow_unix_send_buffer(
+        fd: BorrowedFd<'_>,
+        want: u64,
+        cap: usize,
+    ) -> Option<usize> {
+        use rustix::net::sockopt;
+        if sockopt::socket_domain(fd).ok()? != rustix::net::AddressFamily::UNIX {
+            return None;
+        }
+        let now = sockopt::socket_send_buffer_size(fd).ok()?;
+        let target = usize::try_from(want).unwrap_or(usize::MAX).min(cap);
+        if target <= now {
+            return None;
+        }
+        // The kernel keeps twice the value set (for its own overhead) and reports that.
+        let mut ask = target / 2;
+        if let Some(r) = seam(Syscall::GrowBuffer, &mut ask) {
+            r.ok()?;
+        } else {
+            sockopt::set_socket_send_buffer_size(fd, ask).ok()?;
+        }
+        let after = sockopt::socket_send_buffer_size(fd).ok()?;
+        (after > now).then_some(after)
     }
 
     /// A pipe's capacity (`fcntl(F_GETPIPE_SZ)`).

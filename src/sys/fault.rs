@@ -22,15 +22,16 @@ pub enum Syscall {
     Read,
     /// `write(2)` in the descriptor read/write loop.
     Write,
-    /// `fcntl(F_SETPIPE_SZ)` on a pipe sink that [`grow_pipes`](crate::Copier::grow_pipes)
-    /// grows (a [`Fault::Short`] asks for that size instead).
-    SetPipeSize,
+    /// `fcntl(F_SETPIPE_SZ)` or `setsockopt(SO_SNDBUF)` on a sink that
+    /// [`grow_buffers`](crate::Copier::grow_buffers) grows (a [`Fault::Short`] asks for that
+    /// size instead).
+    GrowBuffer,
 }
 
 #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
 impl Syscall {
     /// How many syscalls the seam names.
-    const COUNT: usize = Syscall::SetPipeSize as usize + 1;
+    const COUNT: usize = Syscall::GrowBuffer as usize + 1;
 }
 
 #[cfg(feature = "fault-injection")]

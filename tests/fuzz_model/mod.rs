@@ -930,7 +930,7 @@ pub fn is_fallback(call: Syscall, errno: i32) -> bool {
             [ENOSYS, EINVAL, EOPNOTSUPP, EPERM, EOVERFLOW].contains(&errno)
         }
         // A refused F_SETPIPE_SZ leaves the pipe as it was: not a fallback, not an error.
-        Syscall::Read | Syscall::Write | Syscall::SetPipeSize => false,
+        Syscall::Read | Syscall::Write | Syscall::GrowBuffer => false,
         _ => false,
     }
 }

@@ -576,8 +576,8 @@ fn direct(
     if !may_run(t, path, gate) {
         return Ok(false);
     }
-    if e.d.kind == Kind::Pipe && t.copier().grow_pipes {
-        grow_sink_pipe(t, e);
+    if t.copier().grow_buffers {
+        grow_sink(t, e);
     }
     while t.limit() > 0 {
         let len = clamp(t.limit(), t.copier().chunk_size);
@@ -612,10 +612,14 @@ fn direct(
     Ok(true)
 }
 
-/// Grows a pipe sink that zero-copy is about to write to hold the copy, when its size is known:
-/// the bytes a file has from the offset (or from its start: its size, when it is read from its
-/// position), within the limit, or the limit of a stream.
-fn grow_sink_pipe(t: &mut Transfer<'_>, e: &Ends<'_>) {
+/// Grows the kernel buffer of a pipe or Unix socket sink that zero-copy is about to write, to
+/// hold the copy when its size is known: the bytes a file has from the offset (or from its
+/// start: its size, when it is read from its position), within the limit, or the limit of a
+/// stream.
+fn grow_sink(t: &mut Transfer<'_>, e: &Ends<'_>) {
+    if !matches!(e.d.kind, Kind::Pipe | Kind::Socket) {
+        return;
+    }
     let known = if e.s.is_seekable() {
         let left = match t.src_off {
             Some(off) => e.s.size.saturating_sub(off),
@@ -625,12 +629,17 @@ fn grow_sink_pipe(t: &mut Transfer<'_>, e: &Ends<'_>) {
     } else {
         t.limit()
     };
-    // A copy that a pipe of the default size holds gains nothing worth an fcntl.
+    // A copy that a default pipe holds gains nothing worth the calls.
     if known == u64::MAX || known <= DEFAULT_PIPE_CAPACITY as u64 {
         return;
     }
-    if let Some(size) = pipe::grow(e.dst, known, t.copier().pipe_size) {
-        t.report_mut().set_grown_pipe(size);
+    let cap = t.copier().pipe_size;
+    let grown = match e.d.kind {
+        Kind::Pipe => pipe::grow(e.dst, known, cap),
+        _ => calls::grow_unix_send_buffer(e.dst, known, cap),
+    };
+    if let Some(size) = grown {
+        t.report_mut().set_grown_sink(size);
     }
 }
 
@@ -650,6 +659,9 @@ fn relay(t: &mut Transfer<'_>, gate: Option<Reason>, e: &Ends<'_>) -> io::Result
         }
     };
     t.report_mut().set_pipe_size(pipe.capacity);
+    if t.copier().grow_buffers {
+        grow_sink(t, e);
+    }
     let res = relay_rounds(t, e, &mut pipe);
     t.strand_pipe(pipe);
     res
