@@ -126,7 +126,8 @@ impl Copier {
     }
 
     /// Allows or forbids growing the sink's kernel buffer before `sendfile` or `splice` write
-    /// it (default: allowed): a pipe's capacity, or a Unix stream socket's send buffer.
+    /// it (default: allowed): a pipe's capacity when the source is a file, or a Unix stream
+    /// socket's send buffer.
     ///
     /// Zero-copy into a small buffer hands it over to its reader every time it fills, and on
     /// an idle machine each hand-over can cost a sleeping CPU's wake-up: from a file, a pipe of
@@ -136,7 +137,8 @@ impl Copier {
     /// size, or the limit), the sink is grown to hold it, up to
     /// [`pipe_size`](Copier::pipe_size): a pipe with `F_SETPIPE_SZ` (also capped by
     /// `/proc/sys/fs/pipe-max-size`), a Unix socket with `SO_SNDBUF` (capped by
-    /// `/proc/sys/net/core/wmem_max`). TCP sockets are left to the kernel's own tuning.
+    /// `/proc/sys/net/core/wmem_max`). TCP sockets are left to the kernel's own tuning, and a
+    /// pipe spliced from a socket is left alone (a larger one was slower here).
     /// [`Report::grown_sink`](crate::Report::grown_sink) says when a sink was grown.
     ///
     /// The descriptor belongs to the caller and stays grown. A refusal (`EPERM` past the

@@ -764,10 +764,10 @@ fn refused_pipe_growth_is_not_an_error() {
     }
 }
 
-/// From a stream the size is known only from the limit: a `Take` grows the pipe, a copy to the
-/// end of the stream does not.
+/// A pipe spliced from a socket is left alone, whatever the size (a larger pipe was slower
+/// there).
 #[test]
-fn socket_to_pipe_grows_only_for_a_known_size() {
+fn socket_to_pipe_leaves_the_pipe_alone() {
     for limit in [Some(300 * 1024u64), None] {
         let data = pattern(300 * 1024, 5);
         let (a, mut b) = tcp_pair();
@@ -784,9 +784,8 @@ fn socket_to_pipe_grows_only_for_a_known_size() {
         feeder.join().unwrap();
         assert!(reader.join().unwrap() == data, "bytes");
         assert_eq!(report.main_path(), Some(Path::Splice), "{report}");
-        let want = limit.map(|_| 512 * 1024);
-        assert_eq!(report.grown_sink(), want, "limit {limit:?}: {report}");
-        assert_eq!(after, want.unwrap_or(64 * 1024), "limit {limit:?}");
+        assert_eq!(report.grown_sink(), None, "limit {limit:?}: {report}");
+        assert_eq!(after, 64 * 1024, "limit {limit:?}");
     }
 }
 

@@ -615,9 +615,15 @@ fn direct(
 /// Grows the kernel buffer of a pipe or Unix socket sink that zero-copy is about to write, to
 /// hold the copy when its size is known: the bytes a file has from the offset (or from its
 /// start: its size, when it is read from its position), within the limit, or the limit of a
-/// stream.
+/// stream. A pipe is grown only for a file source: spliced from TCP, a 1 MiB pipe moved
+/// 0.72-0.83× the bytes per second of the 64 KiB one (the tour's TCP→pipe at 64 MiB).
 fn grow_sink(t: &mut Transfer<'_>, e: &Ends<'_>) {
-    if !matches!(e.d.kind, Kind::Pipe | Kind::Socket) {
+    let wanted = match e.d.kind {
+        Kind::Pipe => e.s.is_seekable(),
+        Kind::Socket => true,
+        _ => false,
+    };
+    if !wanted {
         return;
     }
     let known = if e.s.is_seekable() {
