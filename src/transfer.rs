@@ -128,7 +128,7 @@ impl<'a> Transfer<'a> {
     }
 
     /// What the std type of `fd` at `end` says it is, if `fd` is that end's descriptor.
-    #[cfg_attr(not(unix), allow(dead_code))]
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
     pub(crate) fn hint(&self, end: End, fd: i32) -> Option<Hint> {
         let slot = match end {
             End::Source => self.src_hint,

@@ -41,6 +41,30 @@ pub(crate) fn write(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
     Ok(rustix::io::write(fd, &buf[..len])?)
 }
 
+/// `recv(2)` with no flags: `read(2)` on a socket, without the file layer.
+pub(crate) fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    let mut len = buf.len();
+    if let Some(r) = seam(Syscall::Read, &mut len) {
+        return r;
+    }
+    let flags = rustix::net::RecvFlags::empty();
+    Ok(rustix::net::recv(fd, &mut buf[..len], flags)?.0)
+}
+
+/// `send(2)` with `MSG_NOSIGNAL`, as std's sockets write: a closed peer gives `EPIPE`, never
+/// `SIGPIPE`.
+pub(crate) fn send(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    let mut len = buf.len();
+    if let Some(r) = seam(Syscall::Write, &mut len) {
+        return r;
+    }
+    Ok(rustix::net::send(
+        fd,
+        &buf[..len],
+        rustix::net::SendFlags::NOSIGNAL,
+    )?)
+}
+
 /// `pread(2)`.
 pub(crate) fn pread(fd: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut len = buf.len();

@@ -18,6 +18,21 @@ pub(crate) struct FdIn<'a> {
     /// The most bytes one read asks for: half a pipe's capacity, so its writer can refill the
     /// other half while the loop writes (see [`crate::Copier::splice_from_pipe`]).
     pub(crate) max_read: usize,
+    /// A socket: read with `recv(2)`, which skips the file layer `read(2)` goes through (as
+    /// std's `TcpStream` reads).
+    pub(crate) socket: bool,
+}
+
+impl<'a> FdIn<'a> {
+    /// A descriptor read from its position, nothing known of it yet.
+    pub(crate) fn plain(fd: BorrowedFd<'a>) -> FdIn<'a> {
+        FdIn {
+            fd,
+            rewind: None,
+            max_read: usize::MAX,
+            socket: false,
+        }
+    }
 }
 
 impl Input for FdIn<'_> {
@@ -30,6 +45,7 @@ impl Input for FdIn<'_> {
                 t.src_off = Some(off + n as u64);
                 Ok(n)
             }
+            None if self.socket => calls::recv(self.fd, buf),
             None => calls::read(self.fd, buf),
         }
     }
@@ -46,25 +62,37 @@ impl Input for FdIn<'_> {
     }
 }
 
-/// A descriptor written with `write(2)`, or `pwrite(2)` at the transfer's sink offset.
-pub(crate) struct FdOut<'a>(pub(crate) BorrowedFd<'a>);
+/// A descriptor written with `write(2)` (`send(2)` for a socket, as std's `TcpStream` writes),
+/// or `pwrite(2)` at the transfer's sink offset.
+pub(crate) struct FdOut<'a> {
+    pub(crate) fd: BorrowedFd<'a>,
+    pub(crate) socket: bool,
+}
+
+impl<'a> FdOut<'a> {
+    /// A descriptor written at its position, nothing known of it yet.
+    pub(crate) fn plain(fd: BorrowedFd<'a>) -> FdOut<'a> {
+        FdOut { fd, socket: false }
+    }
+}
 
 impl Output for FdOut<'_> {
     fn write_from(&mut self, t: &mut Transfer<'_>, buf: &[u8]) -> io::Result<usize> {
         match t.dst_off {
             Some(off) => {
-                let n = calls::pwrite(self.0, buf, off)?;
+                let n = calls::pwrite(self.fd, buf, off)?;
                 t.dst_off = Some(off + n as u64);
                 Ok(n)
             }
-            None => calls::write(self.0, buf),
+            None if self.socket => calls::send(self.fd, buf),
+            None => calls::write(self.fd, buf),
         }
     }
 }
 
 /// The read/write loop between two descriptors.
-pub(crate) fn run(t: &mut Transfer<'_>, src: FdIn<'_>, dst: BorrowedFd<'_>) -> io::Result<()> {
-    pump::pump(t, &mut { src }, &mut FdOut(dst))
+pub(crate) fn run(t: &mut Transfer<'_>, src: FdIn<'_>, dst: FdOut<'_>) -> io::Result<()> {
+    pump::pump(t, &mut { src }, &mut { dst })
 }
 
 /// The read/write loop from a descriptor into any output.
@@ -73,15 +101,7 @@ pub(crate) fn copy_fd_to_writer<O: Output + ?Sized>(
     src: BorrowedFd<'_>,
     out: &mut O,
 ) -> io::Result<()> {
-    pump::pump(
-        t,
-        &mut FdIn {
-            fd: src,
-            rewind: None,
-            max_read: usize::MAX,
-        },
-        out,
-    )
+    pump::pump(t, &mut FdIn::plain(src), out)
 }
 
 /// A copy of a file onto itself reads no further than the end the file had when the copy began,

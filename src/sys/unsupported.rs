@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 
 use crate::sys::calls::Meta;
-use crate::sys::fd_loop::{self, FdIn};
+use crate::sys::fd_loop::{self, FdIn, FdOut};
 use crate::transfer::Transfer;
 
 pub(crate) fn copy_fds(
@@ -20,10 +20,9 @@ pub(crate) fn copy_fds(
     fd_loop::run(
         t,
         FdIn {
-            fd: src,
             rewind,
-            max_read: usize::MAX,
+            ..FdIn::plain(src)
         },
-        dst,
+        FdOut::plain(dst),
     )
 }

@@ -104,7 +104,7 @@ use rustix::io::Errno;
 use crate::copier::MAX_CHUNK;
 use crate::report::{End, Path, Reason};
 use crate::sys::calls::{self, Kind, Meta};
-use crate::sys::fd_loop::{self, FdIn};
+use crate::sys::fd_loop::{self, FdIn, FdOut};
 use crate::sys::pipe::{self, Pipe};
 use crate::transfer::{clamp, Hint, Transfer};
 
@@ -307,12 +307,17 @@ pub(crate) fn copy_fds(
     // out then whether the source is a file that can take bytes back.
     let small = t.limit() < c.small_copy && t.dst_off.is_none();
     let small_loop = |t: &mut Transfer<'_>| {
+        let socket =
+            |end, fd: BorrowedFd<'_>| t.hint(end, fd.as_raw_fd()) == Some(Hint::StreamSocket);
         let input = FdIn {
-            fd: src,
-            rewind: None,
-            max_read: usize::MAX,
+            socket: socket(End::Source, src),
+            ..FdIn::plain(src)
         };
-        fd_loop::run(t, input, dst)
+        let output = FdOut {
+            socket: socket(End::Sink, dst),
+            ..FdOut::plain(dst)
+        };
+        fd_loop::run(t, input, output)
     };
     if small {
         if small_by_hints(t, src, dst, start)? {
@@ -440,8 +445,12 @@ pub(crate) fn copy_fds(
             fd: src,
             rewind,
             max_read: max_read.max(PAGE),
+            socket: e.s.kind == Kind::Socket,
         },
-        dst,
+        FdOut {
+            fd: dst,
+            socket: e.d.kind == Kind::Socket,
+        },
     )
 }
 
@@ -775,11 +784,10 @@ fn empty_by_copy(t: &mut Transfer<'_>, pipe: &mut Pipe, dst: BorrowedFd<'_>) -> 
     let res = fd_loop::run(
         t,
         FdIn {
-            fd: pipe.read.as_fd(),
             rewind: Some(false),
-            max_read: usize::MAX,
+            ..FdIn::plain(pipe.read.as_fd())
         },
-        dst,
+        FdOut::plain(dst),
     );
     pipe.len -= (t.consumed() - before) as usize;
     t.set_limit(outer);
