@@ -37,8 +37,8 @@
 // It exits at the end of stdin, and by itself if one command runs for over 90 s.
 //
 // Alone, `gopeer <pair> <bytes> <dir> <far-end>` takes the tour's samples in one block (at least
-// 8 MiB per sample, 2048 copies of 4 KiB; the median of 5 samples at 64 MiB and up, of 11 below)
-// and prints one line of key=value fields:
+// 8 MiB per sample, 2048 copies of 4 KiB; the median of 5 samples at 64 MiB and up, of 11 from
+// 1 MiB, of 21 below) and prints one line of key=value fields:
 //
 //	secs_per_copy=<median> copies=<per sample> samples=<n> checked=<bytes|count>
 //	checksum=<the tour's checksum of the far end's bytes|->
@@ -916,9 +916,11 @@ func (c *cell) check() (checked, sum string, err error) {
 // measure times the cell alone, as the one-shot mode does: the checked copy, then every sample.
 func (c *cell) measure() (string, error) {
 	copies := imax(1, sampleBytes/c.n)
-	rounds := 11
+	rounds := 21
 	if c.n >= 64*mib {
 		rounds = 5
+	} else if c.n >= mib {
+		rounds = 11
 	}
 	checked, sum, err := c.check()
 	if err != nil {

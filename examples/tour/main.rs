@@ -406,8 +406,10 @@ mod tour {
             Err(why) => println!("Go peer: skipped — {why}"),
         }
         println!(
-            "time = the copy call alone, median of {} samples (5 at 64 MiB); calls = data-moving syscalls per copy from the Report",
-            timing::rounds(MIB)
+            "time = the copy call alone, median of {} samples ({} at 4 KiB, {} at 64 MiB); calls = data-moving syscalls per copy from the Report",
+            timing::rounds(MIB),
+            timing::rounds(4 * KIB),
+            timing::rounds(64 * MIB)
         );
         println!("samples interleaved: each round takes one sample of io_copy, std and Go, in an order that rotates per round");
         if opts.repeat > 1 {

@@ -13,12 +13,13 @@ use crate::pairs::{Bench, Copied, How, MIB};
 /// A sample copies at least this many bytes, so that small copies are timed in batches.
 pub const SAMPLE_BYTES: u64 = 8 * MIB;
 
-/// Rounds per cell: each takes one sample of every contender.
+/// Rounds per cell: each takes one sample of every contender. Small copies from and to
+/// streams depend most on how the far ends are scheduled, so they get the most.
 pub fn rounds(n: u64) -> usize {
-    if n >= 64 * MIB {
-        5
-    } else {
-        11
+    match n {
+        n if n >= 64 * MIB => 5,
+        n if n >= MIB => 11,
+        _ => 21,
     }
 }
 
