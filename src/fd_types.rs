@@ -60,8 +60,10 @@ macro_rules! fd_sink {
 // `copy_file_range` before asking what the sink is (see the Linux module).
 fd_source!(Hint::File; File, &File);
 fd_sink!(Hint::File; File, &File);
-fd_source!(Hint::StreamSocket; TcpStream, &TcpStream, UnixStream, &UnixStream);
-fd_sink!(Hint::StreamSocket; TcpStream, &TcpStream, UnixStream, &UnixStream);
+fd_source!(Hint::Tcp; TcpStream, &TcpStream);
+fd_sink!(Hint::Tcp; TcpStream, &TcpStream);
+fd_source!(Hint::Unix; UnixStream, &UnixStream);
+fd_sink!(Hint::Unix; UnixStream, &UnixStream);
 fd_source!(Hint::Pipe; PipeReader, &PipeReader, ChildStdout, ChildStderr);
 fd_sink!(Hint::Pipe; PipeWriter, &PipeWriter, ChildStdin);
 

@@ -77,15 +77,25 @@ pub struct Transfer<'a> {
 }
 
 /// What a descriptor is, by the std type it came from: a `File` is most often a regular file,
-/// a `TcpStream` or `UnixStream` a stream socket, a `PipeReader`, `PipeWriter` or child stdio a
-/// pipe. The Linux layer takes it in place of an `fstat` where a wrong guess costs only a
-/// refused call.
+/// a `TcpStream` a TCP and a `UnixStream` a Unix stream socket, a `PipeReader`, `PipeWriter` or
+/// child stdio a pipe. The Linux layer takes a `File`'s in place of an `fstat` only where a
+/// wrong guess costs a refused call, and the others, which the types promise, in place of the
+/// `fstat` and `getsockopt`s it would make to learn the same (as std's `io::copy` does).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) enum Hint {
     File,
     Pipe,
-    StreamSocket,
+    Tcp,
+    Unix,
+}
+
+impl Hint {
+    /// A `SOCK_STREAM` socket.
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
+    pub(crate) fn is_stream(self) -> bool {
+        matches!(self, Hint::Tcp | Hint::Unix)
+    }
 }
 
 impl<'a> Transfer<'a> {

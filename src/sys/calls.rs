@@ -95,6 +95,10 @@ pub(crate) struct Meta {
     pub(crate) dev: u64,
     pub(crate) ino: u64,
     pub(crate) size: u64,
+    /// A socket known to be `SOCK_STREAM` (by its std type), so `SO_TYPE` need not be asked.
+    pub(crate) stream: bool,
+    /// A socket known to be a Unix (`Some(true)`) or an IP one (`Some(false)`).
+    pub(crate) unix: Option<bool>,
 }
 
 /// The kinds of file the copy paths tell apart.
@@ -129,12 +133,16 @@ impl Meta {
                 #[allow(clippy::unnecessary_cast)]
                 ino: st.st_ino as u64,
                 size: u64::try_from(st.st_size).unwrap_or(0),
+                stream: false,
+                unix: None,
             },
             Err(_) => Meta {
                 kind: Kind::Other,
                 dev: 0,
                 ino: 0,
                 size: 0,
+                stream: false,
+                unix: None,
             },
         }
     }
@@ -147,7 +155,7 @@ impl Meta {
         let kind = match hint {
             Some(Hint::File) => Kind::Regular,
             Some(Hint::Pipe) => Kind::Pipe,
-            Some(Hint::StreamSocket) => Kind::Socket,
+            Some(Hint::Tcp | Hint::Unix) => Kind::Socket,
             None => Kind::Other,
         };
         Meta {
@@ -155,6 +163,23 @@ impl Meta {
             dev: 0,
             ino: 0,
             size: 0,
+            stream: hint.is_some_and(Hint::is_stream),
+            unix: match hint {
+                Some(Hint::Unix) => Some(true),
+                Some(Hint::Tcp) => Some(false),
+                _ => None,
+            },
+        }
+    }
+
+    /// What `fd` is: its `fstat`, or, for a pipe or stream socket by its std type, that (a
+    /// pipe or socket has no size or identity the copy needs).
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
+    pub(crate) fn probe(fd: BorrowedFd<'_>, hint: Option<crate::transfer::Hint>) -> Meta {
+        use crate::transfer::Hint;
+        match hint {
+            Some(Hint::Pipe | Hint::Tcp | Hint::Unix) => Meta::hinted(hint),
+            _ => Meta::of(fd),
         }
     }
 
@@ -243,14 +268,20 @@ mod linux {
 
     /// Grows the send buffer of the Unix stream socket `fd` to about `want` bytes, at most
     /// `cap` (and `wmem_max`, which the kernel applies), when it is smaller: the size
-    /// `SO_SNDBUF` then reports. Other sockets are left alone.
+    /// `SO_SNDBUF` then reports. Other sockets are left alone; `unix` says which it is, if
+    /// known.
     pub(crate) fn grow_unix_send_buffer(
         fd: BorrowedFd<'_>,
+        unix: Option<bool>,
         want: u64,
         cap: usize,
     ) -> Option<usize> {
         use rustix::net::sockopt;
-        if sockopt::socket_domain(fd).ok()? != rustix::net::AddressFamily::UNIX {
+        let unix = match unix {
+            Some(known) => known,
+            None => sockopt::socket_domain(fd).ok()? == rustix::net::AddressFamily::UNIX,
+        };
+        if !unix {
             return None;
         }
         let now = sockopt::socket_send_buffer_size(fd).ok()?;

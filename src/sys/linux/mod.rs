@@ -308,7 +308,7 @@ pub(crate) fn copy_fds(
     let small = t.limit() < c.small_copy && t.dst_off.is_none();
     let small_loop = |t: &mut Transfer<'_>| {
         let socket =
-            |end, fd: BorrowedFd<'_>| t.hint(end, fd.as_raw_fd()) == Some(Hint::StreamSocket);
+            |end, fd: BorrowedFd<'_>| t.hint(end, fd.as_raw_fd()).is_some_and(Hint::is_stream);
         let input = FdIn {
             socket: socket(End::Source, src),
             ..FdIn::plain(src)
@@ -327,7 +327,7 @@ pub(crate) fn copy_fds(
             return small_loop(t);
         }
     }
-    let s = Meta::of(src);
+    let s = Meta::probe(src, t.hint(End::Source, src.as_raw_fd()));
     if small && s.kind != Kind::Regular {
         return small_loop(t);
     }
@@ -343,7 +343,7 @@ pub(crate) fn copy_fds(
         src,
         dst,
         s,
-        d: Meta::of(dst),
+        d: Meta::probe(dst, t.hint(End::Sink, dst.as_raw_fd())),
         start,
     };
     let same = e.s.same_file(&e.d);
@@ -403,11 +403,12 @@ pub(crate) fn copy_fds(
     let page_gate = (pages_shared && !c.share_file_pages).then_some(Reason::MutableSource);
     // Splice needs a pipe, a stream socket or a file at each end; sockets are asked their type
     // only where splice may run.
-    let stream =
-        |k: Kind, fd| k == Kind::Pipe || (k == Kind::Socket && calls::is_stream_socket(fd));
+    let stream = |m: &Meta, fd| {
+        m.kind == Kind::Pipe
+            || (m.kind == Kind::Socket && (m.stream || calls::is_stream_socket(fd)))
+    };
     let spliceable = || {
-        (e.s.is_seekable() || stream(e.s.kind, src))
-            && (e.d.kind == Kind::Regular || stream(e.d.kind, dst))
+        (e.s.is_seekable() || stream(&e.s, src)) && (e.d.kind == Kind::Regular || stream(&e.d, dst))
     };
 
     let done = if e.s.is_seekable() {
@@ -471,8 +472,9 @@ fn small_by_hints(
         t.hint(End::Sink, dst.as_raw_fd()),
     );
     let path = match (sh, dh) {
-        (Some(Hint::Pipe), Some(_)) | (Some(Hint::StreamSocket), Some(Hint::Pipe)) => Path::Splice,
-        (Some(Hint::File), Some(Hint::Pipe | Hint::StreamSocket)) => Path::Sendfile,
+        (Some(Hint::Pipe), Some(_)) => Path::Splice,
+        (Some(h), Some(Hint::Pipe)) if h.is_stream() => Path::Splice,
+        (Some(Hint::File), Some(h)) if h == Hint::Pipe || h.is_stream() => Path::Sendfile,
         _ => return Ok(false),
     };
     let allowed = match path {
@@ -651,7 +653,7 @@ fn grow_sink(t: &mut Transfer<'_>, e: &Ends<'_>) {
     let cap = t.copier().pipe_size;
     let grown = match e.d.kind {
         Kind::Pipe => pipe::grow(e.dst, known, cap),
-        _ => calls::grow_unix_send_buffer(e.dst, known, cap),
+        _ => calls::grow_unix_send_buffer(e.dst, e.d.unix, known, cap),
     };
     if let Some(size) = grown {
         t.report_mut().set_grown_sink(size);
