@@ -10,9 +10,10 @@ pub const MAX_CHUNK: usize = 0x7fff_f000;
 /// The capacity asked for the intermediate pipe of a splice relay.
 pub const DEFAULT_PIPE_SIZE: usize = 1024 * 1024;
 
-/// Copies known to be smaller than this take the read/write loop without probing the
-/// descriptors: below it, the `fstat`s, `getsockopt` and the two splices of a relay cost more than
-/// they save (the `tcp_tcp` and `unix_unix` groups of `benches/copy.rs` break even near 64 KiB).
+/// Copies known to be smaller than this are made without probing the descriptors (see
+/// [`Copier::small_copy`]): below it, the `fstat`s, `getsockopt` and the two splices of a relay
+/// cost more than they save (the `tcp_tcp` and `unix_unix` groups of `benches/copy.rs` break
+/// even near 64 KiB).
 pub const DEFAULT_SMALL_COPY: u64 = 64 * 1024;
 
 /// How copies are made: which kernel paths may run, chunk and buffer sizes.
@@ -178,10 +179,13 @@ impl Copier {
     }
 
     /// Copies whose limit (from [`copy_n`](Copier::copy_n), [`Take`](std::io::Take) or
-    /// [`copy_range`](Copier::copy_range)) is below `bytes` take the read/write loop at once,
-    /// without probing the descriptors (default [`DEFAULT_SMALL_COPY`]); 0 sends every copy to the
-    /// kernel paths. A regular file copied into a [`File`](std::fs::File) is the exception: one
-    /// `copy_file_range` costs less than a read and a write, so it takes that.
+    /// [`copy_range`](Copier::copy_range)) is below `bytes` are made without probing the
+    /// descriptors (default [`DEFAULT_SMALL_COPY`]); 0 sends every copy to the kernel paths.
+    /// They take the read/write loop, except where one kernel call costs less than a read and a
+    /// write and the ends' std types say which: a regular file copied into a
+    /// [`File`](std::fs::File) takes one `copy_file_range`, a `File` into a pipe or stream
+    /// socket one `sendfile`, a pipe into anything with a descriptor, or a stream socket into a
+    /// pipe, one `splice`. A guess the kernel refuses falls back to the loop.
     pub const fn small_copy(mut self, bytes: u64) -> Self {
         self.small_copy = bytes;
         self

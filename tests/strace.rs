@@ -185,7 +185,11 @@ fn strace_shows_typed_ends_skip_their_probes_needs_strace() {
             .sum::<usize>()
     };
     for (i, s) in sections[..2].iter().enumerate() {
-        assert_eq!(probes(s), 1, "file→TCP copy {i}: the source's fstat only: {s:?}");
+        assert_eq!(
+            probes(s),
+            1,
+            "file→TCP copy {i}: the source's fstat only: {s:?}"
+        );
         assert_eq!(count(s, "getsockopt"), 0, "file→TCP copy {i}: {s:?}");
         assert!(count(s, "sendfile") >= 1, "file→TCP copy {i}: {s:?}");
     }

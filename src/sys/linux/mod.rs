@@ -2,9 +2,15 @@
 //!
 //! # Strategy
 //!
-//! Both descriptors are `fstat`ed once per copy (sockets also asked their `SO_TYPE`). Then the
-//! paths are tried in this order, each only where it can apply, and each only until it answers
-//! "not here". One shortcut comes first: a regular file (by its `fstat`) copied into a
+//! Each end is learned once per copy: a pipe, `TcpStream` or `UnixStream` from its std type
+//! (which promises what it is, as std's own `io::copy` trusts), anything else from an `fstat`
+//! (sockets also asked their `SO_TYPE`). Then the paths are tried in this order, each only where
+//! it can apply, and each only until it answers "not here".
+//!
+//! Two shortcuts come first. A copy known to be smaller than [`Copier::small_copy`] (64 KiB)
+//! asks nothing: where the std types of its ends name one kernel call (splice out of a pipe, or
+//! from a stream socket into a pipe; sendfile from a `File` into a pipe or stream socket) it
+//! makes that call, and otherwise it takes the read/write loop. And a regular file (by its `fstat`) copied into a
 //! [`File`](std::fs::File) sink, read from its position with the default chunk size, gets one
 //! `copy_file_range` before the sink is probed, since a `File` is most often a regular file; when
 //! that call finishes the copy, the sink is never `fstat`ed. The call is safe on any sink from
@@ -33,15 +39,21 @@
 //! File → pipe takes sendfile, which the kernel serves with the same splice machinery as
 //! `splice` itself; the benches compare both.
 //!
+//! Before sendfile or splice write a copy known to be larger than 64 KiB into a pipe (from a
+//! file) or a Unix stream socket, the sink's kernel buffer is grown to hold it, up to
+//! [`Copier::pipe_size`] ([`Copier::grow_buffers`]): each time a small buffer fills, its reader
+//! has to be woken, and on an idle VM that hand-over, not the copy, sets the speed.
+//!
 //! # Advantages
 //!
 //! - No byte crosses into user space on the kernel paths; `copy_file_range` may reflink or
 //!   offload to the server (NFS, CIFS, btrfs, xfs).
 //! - A relay between sockets moves pages through a pipe of (by default) 1 MiB, taken from a
 //!   pool, so a copy pays no pipe creation.
-//! - One `fstat` per end and one `getsockopt` per socket per copy, one `fcntl` for a file sink
-//!   that `copy_file_range` did not fill and one (`F_GETPIPE_SZ`) for a pipe source; nothing per
-//!   chunk. A regular-file source that gave the bytes its size promised is not asked once more
+//! - At most one `fstat` per end and one `getsockopt` per socket per copy (none for the ends
+//!   whose std type says what they are), one `fcntl` for a file sink that `copy_file_range` did
+//!   not fill, one (`F_GETPIPE_SZ`) for a pipe source, and two or three to grow a sink; nothing
+//!   per chunk. A regular-file source that gave the bytes its size promised is not asked once more
 //!   to see its end, so a whole small file copied into a `File` is two syscalls: an `fstat` and
 //!   one `copy_file_range`.
 //!
@@ -52,6 +64,8 @@
 //!   [`Copier::share_file_pages`] turns that off.
 //! - A `File` sink that is not a regular file (a socket or pipe turned into a `File`,
 //!   `/dev/null`) pays one refused `copy_file_range` before its path.
+//! - A grown pipe or socket buffer belongs to the caller and stays grown; grown pipes count
+//!   against the per-user limit `/proc/sys/fs/pipe-user-pages-soft`.
 //! - An `O_APPEND` sink and a copy of a file onto itself take the read/write loop: the kernel
 //!   refuses the first (`copy_file_range` is still tried once, and its `EBADF` is then reported
 //!   as [`Reason::AppendSink`]), and only the loop has defined results for the second where its
@@ -90,6 +104,9 @@
 //!
 //! [`Copier::copy_range`]: crate::Copier::copy_range
 //! [`Copier::splice_from_pipe`]: crate::Copier::splice_from_pipe
+//! [`Copier::small_copy`]: crate::Copier::small_copy
+//! [`Copier::pipe_size`]: crate::Copier::pipe_size
+//! [`Copier::grow_buffers`]: crate::Copier::grow_buffers
 //! [`Copier::copy_at`]: crate::Copier::copy_at
 //! [`Copier::share_file_pages`]: crate::Copier::share_file_pages
 //! [`Report::stranded`]: crate::Report::stranded
