@@ -81,6 +81,7 @@ mod copy;
 mod fd_types;
 #[cfg(unix)]
 mod offset;
+mod prefixed;
 mod pump;
 mod report;
 mod resume;
@@ -90,6 +91,7 @@ mod traits;
 mod transfer;
 
 pub use copier::{Copier, DEFAULT_BUFFER_SIZE, DEFAULT_PIPE_SIZE, DEFAULT_SMALL_COPY, MAX_CHUNK};
+pub use prefixed::Prefixed;
 pub use report::{CopyError, End, Fallback, Path, PathStats, Reason, Report};
 pub use resume::Resumable;
 #[cfg(all(unix, feature = "fault-injection"))]

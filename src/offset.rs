@@ -42,22 +42,24 @@ impl Read for Section<'_> {
 }
 
 impl WriterTo for Section<'_> {
-    /// A sink with a descriptor gets the positional kernel paths, any other `pread` and its
-    /// `Write`; both read at the transfer's source offset, which a failed write moves back.
-    /// (`source_fd` stays `None`: reading the descriptor directly would read at the file
-    /// position.)
+    /// The sink's `read_from` runs with the transfer's source offset set: a sink with a
+    /// descriptor gets the positional kernel paths, any other `pread` and its `Write`, both at
+    /// that offset, which a failed write moves back.
     fn write_to<W: ReaderFrom + ?Sized>(
         &mut self,
         w: &mut W,
         t: &mut Transfer<'_>,
     ) -> io::Result<u64> {
         t.src_off = Some(self.offset);
-        let res = match w.sink_fd() {
-            Some(dst) => t.copy_fds(self.file.as_fd(), dst),
-            None => t.copy_fd_buffered(self.file.as_fd(), w),
-        };
+        let res = w.read_from(self, t);
         self.offset = t.src_off.take().unwrap_or(self.offset);
         res
+    }
+
+    /// The file's descriptor, read at the transfer's source offset: every descriptor path of a
+    /// transfer reads at that offset while it is set, which it is for the whole of `write_to`.
+    fn source_fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        Some(self.file.as_fd())
     }
 }
 

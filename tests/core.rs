@@ -1160,3 +1160,102 @@ fn small_copies_between_pipes_and_stream_sockets_are_one_splice() {
         .unwrap();
     assert_eq!(r.written(), 0, "{r}");
 }
+
+/// `Prefixed` sends its prefix before the copy's bytes into every kind of sink, counts it apart
+/// from the copy, and leaves the kernel path to the body.
+#[test]
+fn prefixed_sends_the_prefix_first_into_every_sink() {
+    use io_copy::Prefixed;
+    let dir = scratch();
+    let body = pattern(100_000, 40);
+    let (src, _) = source_file(dir.path(), "body", &body);
+    let head = b"HEAD 123\r\n\r\n";
+    let want: Vec<u8> = head.iter().chain(&body).copied().collect();
+    // TCP: the body by sendfile, the whole prefix counted apart.
+    let (mut a, b) = tcp_pair();
+    let reader = drain(b);
+    let mut sink = Prefixed::new(head, &mut a);
+    let r = Copier::new()
+        .copy_range(&src, 0, body.len() as u64, &mut sink)
+        .unwrap();
+    assert_eq!(
+        (r.written(), sink.sent()),
+        (body.len() as u64, head.len()),
+        "{r}"
+    );
+    assert_eq!(r.main_path(), Some(Path::Sendfile), "{r}");
+    drop(sink);
+    drop(a);
+    assert!(reader.join().unwrap() == want, "tcp bytes");
+    // A pipe (send answers ENOTSOCK: the prefix is written) and a Vec (no descriptor).
+    let (pr, mut pw) = io::pipe().unwrap();
+    let reader = drain(pr);
+    let mut sink = Prefixed::new(head, &mut pw);
+    io_copy::copy_range(&src, 0, body.len() as u64, &mut sink).unwrap();
+    drop(sink);
+    drop(pw);
+    assert!(reader.join().unwrap() == want, "pipe bytes");
+    let mut v = Vec::new();
+    let mut sink = Prefixed::new(head, &mut v);
+    io_copy::copy(&mut &body[..], &mut sink).unwrap();
+    assert!(v == want, "vec bytes");
+}
+
+/// A prefix held by MSG_MORE for a body that turns out empty still reaches the peer at once.
+#[test]
+fn prefixed_prefix_arrives_when_the_body_is_empty() {
+    use io_copy::Prefixed;
+    let dir = scratch();
+    let (mut empty, _) = source_file(dir.path(), "empty", b"");
+    let (mut a, mut b) = tcp_pair();
+    b.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    let head = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    let mut sink = Prefixed::new(head, &mut a);
+    assert_eq!(io_copy::copy(&mut empty, &mut sink).unwrap(), 0);
+    assert_eq!(sink.sent(), head.len());
+    // Bytes the kernel still holds unsent (SIOCOUTQNSD): none, the held prefix was pushed.
+    let mut unsent: libc::c_int = -1;
+    // SAFETY: the descriptor is an open TCP socket and `unsent` a valid c_int for the answer.
+    let rc = unsafe { libc::ioctl(a.as_raw_fd(), 0x894B, &mut unsent) };
+    assert_eq!(
+        (rc, unsent),
+        (0, 0),
+        "the prefix is sent, not held for more"
+    );
+    let mut got = vec![0u8; head.len()];
+    b.read_exact(&mut got)
+        .expect("the prefix, without waiting for more bytes");
+    assert_eq!(&got, head);
+}
+
+/// The prefix's own write can block or fail: the copy reports 0 bytes, `sent` says how much of
+/// the prefix went, and the next copy sends the rest first.
+#[test]
+fn prefixed_prefix_survives_would_block_and_short_writes() {
+    use io_copy::Prefixed;
+    let body = pattern(5000, 41);
+    let dir = scratch();
+    let (mut src, _) = source_file(dir.path(), "body", &body);
+    let head = b"0123456789";
+    let (mut a, b) = tcp_pair();
+    let reader = drain(b);
+    let mut sink = Prefixed::new(head, &mut a);
+    fault::inject(
+        Syscall::Write,
+        vec![Fault::Short(4), Fault::Errno(libc::EAGAIN)],
+    );
+    let e = Copier::new().copy(&mut src, &mut sink).unwrap_err();
+    fault::clear();
+    assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+    assert_eq!((e.written(), sink.sent()), (0, 4));
+    assert_eq!(e.report().blocked_on(), Some(io_copy::End::Sink));
+    assert_eq!(sink.pending(), b"456789");
+    assert_eq!(position(&mut src), 0, "the body not begun");
+    let r = Copier::new().copy(&mut src, &mut sink).unwrap();
+    assert_eq!((r.written(), sink.sent()), (5000, 10));
+    drop(sink);
+    drop(a);
+    let want: Vec<u8> = head.iter().chain(&body).copied().collect();
+    assert!(reader.join().unwrap() == want, "bytes in order");
+}

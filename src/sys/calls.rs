@@ -96,8 +96,10 @@ pub(crate) struct Meta {
     pub(crate) ino: u64,
     pub(crate) size: u64,
     /// A socket known to be `SOCK_STREAM` (by its std type), so `SO_TYPE` need not be asked.
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
     pub(crate) stream: bool,
     /// A socket known to be a Unix (`Some(true)`) or an IP one (`Some(false)`).
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
     pub(crate) unix: Option<bool>,
 }
 
@@ -298,6 +300,25 @@ mod linux {
         }
         let after = sockopt::socket_send_buffer_size(fd).ok()?;
         (after > now).then_some(after)
+    }
+
+    /// `send(2)` with `MSG_MORE`: the kernel holds a TCP segment for the bytes that follow.
+    pub(crate) fn send_more(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+        let mut len = buf.len();
+        if let Some(r) = seam(Syscall::Write, &mut len) {
+            return r;
+        }
+        let flags = rustix::net::SendFlags::MORE | rustix::net::SendFlags::NOSIGNAL;
+        Ok(rustix::net::send(fd, &buf[..len], flags)?)
+    }
+
+    /// Sends what `MSG_MORE` left held in a TCP socket: `TCP_CORK` on and off again (the
+    /// second pushes what is pending). Anything else, or a refusal, is left as it is.
+    pub(crate) fn push_corked(fd: BorrowedFd<'_>) {
+        use rustix::net::sockopt::{set_tcp_cork, tcp_cork};
+        if tcp_cork(fd) == Ok(false) && set_tcp_cork(fd, true).is_ok() {
+            let _ = set_tcp_cork(fd, false);
+        }
     }
 
     /// A pipe's capacity (`fcntl(F_GETPIPE_SZ)`).
