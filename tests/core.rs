@@ -1184,7 +1184,6 @@ fn prefixed_sends_the_prefix_first_into_every_sink() {
         "{r}"
     );
     assert_eq!(r.main_path(), Some(Path::Sendfile), "{r}");
-    drop(sink);
     drop(a);
     assert!(reader.join().unwrap() == want, "tcp bytes");
     // A pipe (send answers ENOTSOCK: the prefix is written) and a Vec (no descriptor).
@@ -1192,7 +1191,6 @@ fn prefixed_sends_the_prefix_first_into_every_sink() {
     let reader = drain(pr);
     let mut sink = Prefixed::new(head, &mut pw);
     io_copy::copy_range(&src, 0, body.len() as u64, &mut sink).unwrap();
-    drop(sink);
     drop(pw);
     assert!(reader.join().unwrap() == want, "pipe bytes");
     let mut v = Vec::new();
@@ -1254,7 +1252,6 @@ fn prefixed_prefix_survives_would_block_and_short_writes() {
     assert_eq!(position(&mut src), 0, "the body not begun");
     let r = Copier::new().copy(&mut src, &mut sink).unwrap();
     assert_eq!((r.written(), sink.sent()), (5000, 10));
-    drop(sink);
     drop(a);
     let want: Vec<u8> = head.iter().chain(&body).copied().collect();
     assert!(reader.join().unwrap() == want, "bytes in order");
