@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release --example tour                  # the tour, about a minute
 //! cargo run --release --example tour -- --repeat 3    # each cell the median of three tours
+//! cargo run --release --example tour -- --servers     # only examples/serve and proxy under wrk
 //! ```
 //!
 //! For each pair and size it prints the path io_copy's [`Report`](io_copy::Report) names (and
@@ -43,6 +44,8 @@
 mod go;
 #[cfg(target_os = "linux")]
 mod pairs;
+#[cfg(target_os = "linux")]
+mod servers;
 #[cfg(target_os = "linux")]
 mod table;
 #[cfg(target_os = "linux")]
@@ -111,12 +114,15 @@ mod tour {
         repeat: usize,
         /// Only the pairs whose name (as `Kind`'s `Debug`) contains this.
         only: Option<String>,
+        /// Only the servers of `examples/` under wrk.
+        servers: bool,
     }
 
     fn options() -> Options {
         let mut opts = Options {
             repeat: 1,
             only: None,
+            servers: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -131,6 +137,7 @@ mod tour {
                 "--only" => {
                     opts.only = Some(args.next().unwrap_or_else(|| usage("--only takes a pair")));
                 }
+                "--servers" => opts.servers = true,
                 "-h" | "--help" => usage(""),
                 other => usage(&format!("unknown argument {other:?}")),
             }
@@ -142,9 +149,14 @@ mod tour {
         if !why.is_empty() {
             eprintln!("tour: {why}");
         }
-        eprintln!("usage: cargo run --release --example tour [-- [--repeat N] [--only PAIR]]");
+        eprintln!(
+            "usage: cargo run --release --example tour [-- [--repeat N] [--only PAIR] [--servers]]"
+        );
         eprintln!("  --repeat N   each cell the median of N tours");
         eprintln!("  --only PAIR  only the pairs whose name contains PAIR (FileFile, TcpTcp, MemVec, ...)");
+        eprintln!(
+            "  --servers    only examples/serve and examples/proxy under wrk, beside std and nginx"
+        );
         std::process::exit(2);
     }
 
@@ -346,6 +358,20 @@ mod tour {
     pub fn main() {
         let opts = options();
         let progress = Progress::new();
+        if opts.servers {
+            let res = crate::servers::run(&progress);
+            progress.done();
+            match res {
+                Ok(lines) => {
+                    println!("examples/serve and examples/proxy under wrk -t1 -c4 (keep-alive, {} s a run, the better of 2 rounds); CPU = the server's or proxy's process, per GiB served", 3);
+                    for l in lines {
+                        println!("{l}");
+                    }
+                }
+                Err(e) => println!("servers: skipped — {e}"),
+            }
+            return;
+        }
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
