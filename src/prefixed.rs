@@ -14,7 +14,7 @@ use crate::transfer::Transfer;
 /// Into a TCP socket the prefix goes with `MSG_MORE` when the copy has bytes to follow, so the
 /// kernel holds it until the body's first bytes join it in one segment, as nginx's
 /// `tcp_nopush` does with `sendfile`; the body then takes its usual path (`sendfile` from a
-/// file). Served over loopback with `TCP_NODELAY`, a head sent this way gave 11–30% more
+/// file). Served over loopback with `TCP_NODELAY`, a head sent this way gave 3–29% more
 /// requests per second than `write_all` of the head before the copy, for files of 1–64 KiB
 /// (`examples/serve.rs` under wrk; the README has the figures). Into anything else the prefix
 /// is written first.
