@@ -2501,12 +2501,9 @@ fn run_case(case: &Case) {
         None => Answer::Moves,
     };
     let fd_src = !matches!(case.sw, SrcWrap::OptIn);
-    let fd_dst = match run {
-        // copy_range asks the sink for its descriptor (`sink_fd`), which only bare and boxed
-        // std types give.
-        RunOp::Range { .. } => matches!(case.dw, DstWrap::Bare | DstWrap::Boxed),
-        _ => !matches!(case.dw, DstWrap::OptIn | DstWrap::Failing),
-    };
+    // Every copy, copy_range too, hands the source to the sink's `read_from`, which wrappers
+    // pass on to the descriptor they wrap.
+    let fd_dst = !matches!(case.dw, DstWrap::OptIn | DstWrap::Failing);
     let limit_for_model = match run {
         RunOp::CopyN(n) => n,
         RunOp::Range { len, .. } | RunOp::At { len, .. } => len,
