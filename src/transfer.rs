@@ -74,6 +74,23 @@ pub struct Transfer<'a> {
     /// descriptor, so that a hint never describes another descriptor).
     pub(crate) src_hint: Option<(i32, Hint)>,
     pub(crate) dst_hint: Option<(i32, Hint)>,
+    /// How the syscalls that can wait run: directly (`None`, blocking copies), or through the
+    /// readiness of the end they wait on (an async runtime's non-blocking descriptors).
+    pub(crate) gate: Option<&'a mut dyn Gate>,
+}
+
+/// Runs each syscall of a copy on non-blocking descriptors the way their runtime wants, and
+/// says which end of the copy it could wait on.
+///
+/// The Linux layer calls it for every syscall that can answer `EAGAIN`, naming the end whose
+/// readiness that answer is about: the read side of a read or of a splice into an empty pipe,
+/// the write side of a write, a sendfile or a splice out of a pipe holding bytes. With a gate
+/// it never splices between two ends that can both answer `EAGAIN`, so every `EAGAIN` has one
+/// end to wait for. An answer of `WouldBlock` (from the call, or from the gate without making
+/// it) ends the copy with [`Report::blocked_on`] naming that end.
+pub(crate) trait Gate {
+    /// Makes the call `f`, which may wait on `end`.
+    fn call(&mut self, end: End, f: &mut dyn FnMut() -> io::Result<usize>) -> io::Result<usize>;
 }
 
 /// What a descriptor is, by the std type it came from: a `File` is most often a regular file,
@@ -111,6 +128,7 @@ impl<'a> Transfer<'a> {
             dst_off: None,
             src_hint: None,
             dst_hint: None,
+            gate: None,
         }
     }
 
@@ -145,6 +163,26 @@ impl<'a> Transfer<'a> {
             End::Sink => self.dst_hint,
         };
         slot.and_then(|(at, hint)| (at == fd).then_some(hint))
+    }
+
+    /// Makes the syscall `f`, which may wait on `end`: through the gate when the copy has one.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    #[inline]
+    pub(crate) fn io(
+        &mut self,
+        end: End,
+        mut f: impl FnMut() -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        match self.gate.as_deref_mut() {
+            None => f(),
+            Some(gate) => gate.call(end, &mut f),
+        }
+    }
+
+    /// Whether the copy runs on non-blocking descriptors through a gate.
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
+    pub(crate) fn gated(&self) -> bool {
+        self.gate.is_some()
     }
 
     /// The policy of this copy.

@@ -5,6 +5,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 
 use crate::pump::{self, Input, Output};
+use crate::report::End;
 use crate::sys::calls::{self, Meta};
 use crate::transfer::Transfer;
 
@@ -39,14 +40,15 @@ impl Input for FdIn<'_> {
     fn read_into(&mut self, t: &mut Transfer<'_>, buf: &mut [u8]) -> io::Result<usize> {
         let len = self.max_read.min(buf.len());
         let buf = &mut buf[..len];
+        let (fd, socket) = (self.fd, self.socket);
         match t.src_off {
             Some(off) => {
-                let n = calls::pread(self.fd, buf, off)?;
+                let n = t.io(End::Source, || calls::pread(fd, buf, off))?;
                 t.src_off = Some(off + n as u64);
                 Ok(n)
             }
-            None if self.socket => calls::recv(self.fd, buf),
-            None => calls::read(self.fd, buf),
+            None if socket => t.io(End::Source, || calls::recv(fd, buf)),
+            None => t.io(End::Source, || calls::read(fd, buf)),
         }
     }
 
@@ -78,14 +80,15 @@ impl<'a> FdOut<'a> {
 
 impl Output for FdOut<'_> {
     fn write_from(&mut self, t: &mut Transfer<'_>, buf: &[u8]) -> io::Result<usize> {
+        let (fd, socket) = (self.fd, self.socket);
         match t.dst_off {
             Some(off) => {
-                let n = calls::pwrite(self.fd, buf, off)?;
+                let n = t.io(End::Sink, || calls::pwrite(fd, buf, off))?;
                 t.dst_off = Some(off + n as u64);
                 Ok(n)
             }
-            None if self.socket => calls::send(self.fd, buf),
-            None => calls::write(self.fd, buf),
+            None if socket => t.io(End::Sink, || calls::send(fd, buf)),
+            None => t.io(End::Sink, || calls::write(fd, buf)),
         }
     }
 }

@@ -208,7 +208,12 @@ fn classify(
     (src, dst): (BorrowedFd<'_>, BorrowedFd<'_>),
     blocked: Option<End>,
 ) -> Failure {
-    let errno = Errno::from_io_error(&err).unwrap_or(Errno::IO);
+    // A runtime's "not ready", answered without the call, carries no errno.
+    let errno = match Errno::from_io_error(&err) {
+        Some(errno) => errno,
+        None if err.kind() == io::ErrorKind::WouldBlock => Errno::AGAIN,
+        None => Errno::IO,
+    };
     if errno == Errno::INTR {
         return Failure::Retry;
     }
@@ -441,9 +446,15 @@ pub(crate) fn copy_fds(
     } else if e.s.kind == Kind::Pipe && !c.splice_from_pipe {
         // The read/write loop outran splice out of a pipe that a writer feeds.
         false
-    } else if e.s.kind == Kind::Pipe || e.d.kind == Kind::Pipe {
+    } else if (e.s.kind == Kind::Pipe || e.d.kind == Kind::Pipe)
+        && !(t.gated() && e.d.kind != Kind::Regular)
+    {
         spliceable() && direct(t, Path::Splice, policy(c.splice), &e, true)?
-    } else if e.s.kind == Kind::Socket {
+    } else if matches!(e.s.kind, Kind::Socket | Kind::Pipe) {
+        // A socket's bytes go through a pipe of the pool; so do a pipe's under a gate, where a
+        // direct splice between two ends that can both answer EAGAIN would not say which one
+        // did: drained only into the empty relay pipe (an EAGAIN is the source's) and pumped
+        // only out of the relay pipe holding bytes (an EAGAIN is the sink's).
         spliceable() && relay(t, policy(c.splice), &e)?
     } else {
         false
@@ -488,9 +499,12 @@ fn small_by_hints(
         t.hint(End::Source, src.as_raw_fd()),
         t.hint(End::Sink, dst.as_raw_fd()),
     );
+    // Under a gate, a splice between two ends that can both answer EAGAIN is not made (see
+    // `copy_fds`): the loop serves such a small copy.
     let path = match (sh, dh) {
-        (Some(Hint::Pipe), Some(_)) => Path::Splice,
-        (Some(h), Some(Hint::Pipe)) if h.is_stream() => Path::Splice,
+        (Some(Hint::Pipe), Some(Hint::File)) => Path::Splice,
+        (Some(Hint::Pipe), Some(_)) if !t.gated() => Path::Splice,
+        (Some(h), Some(Hint::Pipe)) if h.is_stream() && !t.gated() => Path::Splice,
         (Some(Hint::File), Some(h)) if h == Hint::Pipe || h.is_stream() => Path::Sendfile,
         _ => return Ok(false),
     };
@@ -611,7 +625,19 @@ fn direct(
         let len = clamp(t.limit(), t.copier().chunk_size);
         t.report_mut().count_call(path);
         let (mut src_off, mut dst_off) = (t.src_off, t.dst_off);
-        match call(path, e.src, e.dst, src_off.as_mut(), dst_off.as_mut(), len) {
+        // A file never blocks a reader: from a file, EAGAIN is the sink's. copy_file_range, file
+        // to file, never waits on readiness at all.
+        let made = |src_off: Option<&mut u64>, dst_off: Option<&mut u64>| {
+            call(path, e.src, e.dst, src_off, dst_off, len)
+        };
+        let res = match path {
+            Path::CopyFileRange => made(src_off.as_mut(), dst_off.as_mut()),
+            _ => {
+                let end = if e.s.is_seekable() { End::Sink } else { End::Source };
+                t.io(end, || made(src_off.as_mut(), dst_off.as_mut()))
+            }
+        };
+        match res {
             Ok(0) if first => {
                 t.fall_back(path, Reason::ZeroFirstCall);
                 return Ok(false);
@@ -626,7 +652,6 @@ fn direct(
                     return Ok(true);
                 }
             }
-            // A file never blocks a reader: from a file, EAGAIN is the sink's.
             Err(err) => match classify(t, path, err, (e.src, e.dst), sink_if(e.s.is_seekable())) {
                 Failure::Retry => {}
                 Failure::FallBack(reason) => {
@@ -710,7 +735,8 @@ fn relay_rounds(t: &mut Transfer<'_>, e: &Ends<'_>, pipe: &mut Pipe) -> io::Resu
             }
             let len = clamp(t.limit(), pipe.capacity.min(t.copier().chunk_size));
             t.report_mut().count_call(Path::Splice);
-            match calls::splice(e.src, None, pipe.write.as_fd(), None, len) {
+            let into = pipe.write.as_fd();
+            match t.io(End::Source, || calls::splice(e.src, None, into, None, len)) {
                 Ok(0) if first => {
                     t.fall_back(Path::Splice, Reason::ZeroFirstCall);
                     return Ok(false);
@@ -760,7 +786,8 @@ pub(crate) fn splice_out(
     while pipe.len > 0 {
         t.report_mut().count_call(Path::Splice);
         let mut dst_off = t.dst_off;
-        match calls::splice(pipe.read.as_fd(), None, dst, dst_off.as_mut(), pipe.len) {
+        let (from, len) = (pipe.read.as_fd(), pipe.len);
+        match t.io(End::Sink, || calls::splice(from, None, dst, dst_off.as_mut(), len)) {
             Ok(0) => {
                 return Err(io::Error::new(
                     io::ErrorKind::WriteZero,
