@@ -64,6 +64,7 @@
 //! - [copy_file_range(2)](https://man7.org/linux/man-pages/man2/copy_file_range.2.html)
 //! - [sendfile(2)](https://man7.org/linux/man-pages/man2/sendfile.2.html)
 //! - [splice(2)](https://man7.org/linux/man-pages/man2/splice.2.html)
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
@@ -87,6 +88,9 @@ mod report;
 mod resume;
 #[cfg(unix)]
 mod sys;
+#[cfg(all(unix, feature = "tokio"))]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod tokio;
 mod traits;
 mod transfer;
 

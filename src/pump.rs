@@ -63,6 +63,35 @@ impl<W: Write + ?Sized> Output for Writer<'_, W> {
     }
 }
 
+/// Writes all of `bytes` (already taken from the source) to `output`, each write counted as it
+/// lands; the bytes not written are the caller's to keep.
+pub(crate) fn write_all<O: Output + ?Sized>(
+    t: &mut Transfer<'_>,
+    output: &mut O,
+    bytes: &[u8],
+) -> io::Result<()> {
+    let mut off = 0;
+    while off < bytes.len() {
+        t.report_mut().count_call(Path::Buffered);
+        match output.write_from(t, &bytes[off..]) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "io_copy: the sink accepted no bytes",
+                ))
+            }
+            Ok(m) => {
+                let m = m.min(bytes.len() - off);
+                off += m;
+                t.report_mut().record(Path::Buffered, m as u64);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(t.blocked(e, End::Sink)),
+        }
+    }
+    Ok(())
+}
+
 /// Copies from `input` to `output` through the transfer's buffer until the input ends, the
 /// limit is reached or an error. Each write is counted as it lands; bytes read but not written
 /// are given back to the input if it can take them, and otherwise held or counted as stranded.

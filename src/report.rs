@@ -338,6 +338,42 @@ impl Report {
         };
     }
 
+    #[cfg_attr(not(all(unix, feature = "tokio")), allow(dead_code))]
+    pub(crate) fn set_held(&mut self, bytes: u64) {
+        self.held = bytes;
+    }
+
+    /// Adds what a later part of the same copy did: its bytes, calls and stranded bytes, the
+    /// fallbacks not seen yet, and its latest pipe, grown sink and blocked end.
+    #[cfg_attr(not(all(unix, feature = "tokio")), allow(dead_code))]
+    pub(crate) fn absorb(&mut self, later: &Report) {
+        for (mine, theirs) in self.paths.iter_mut().zip(&later.paths) {
+            mine.bytes += theirs.bytes;
+            mine.calls += theirs.calls;
+        }
+        for fb in later.fallbacks() {
+            if self.fallback_from(fb.from).is_none() {
+                if let Some(slot) = self.fallbacks.get_mut(usize::from(self.fallback_count)) {
+                    *slot = Fallback {
+                        at: self.written + fb.at,
+                        ..*fb
+                    };
+                    self.fallback_count += 1;
+                }
+            }
+        }
+        self.written += later.written;
+        self.stranded += later.stranded;
+        self.held = later.held;
+        if later.pipe_size > 0 {
+            self.pipe_size = later.pipe_size;
+        }
+        if later.grown_sink > 0 {
+            self.grown_sink = later.grown_sink;
+        }
+        self.blocked_on = later.blocked_on;
+    }
+
     pub(crate) fn add_held(&mut self, bytes: u64) {
         self.held += bytes;
     }

@@ -51,12 +51,62 @@ impl Held {
         }
         if let Held::Bytes(buf, pos) = self {
             let before = t.written();
-            let res = t.write_held(w, &buf[*pos..]);
+            // Into a descriptor the bytes go by the descriptor loop's writes, which a gate sees.
+            #[cfg(unix)]
+            let res = match w.sink_fd() {
+                Some(fd) => crate::sys::write_fd(t, fd, &buf[*pos..]),
+                None => t.write_held(w, &buf[*pos..]).map(drop),
+            };
+            #[cfg(not(unix))]
+            let res = t.write_held(w, &buf[*pos..]).map(drop);
             *pos += (t.written() - before) as usize;
             res?;
         }
         Ok(())
     }
+}
+
+/// One round of a copy between descriptors for an async driver: delivers what `held` holds,
+/// then copies from `src` to `dst` within `limit`, every syscall that can wait going through
+/// `gate`; `hints` say what the std-like types of the two ends promise. Returns the round's
+/// report, the bytes it took from the source (not counting the held ones delivered), and how
+/// it ended. Bytes the round took and could not deliver are in `held` afterwards. `proven`
+/// carries the paths that moved bytes from round to round.
+#[cfg(all(unix, feature = "tokio"))]
+pub(crate) fn fd_round(
+    copier: &Copier,
+    held: &mut Held,
+    (src, dst): (std::os::fd::BorrowedFd<'_>, std::os::fd::BorrowedFd<'_>),
+    hints: (Option<crate::transfer::Hint>, Option<crate::transfer::Hint>),
+    limit: u64,
+    gate: &mut dyn crate::transfer::Gate,
+    proven: &mut u8,
+) -> (Report, u64, io::Result<()>) {
+    use std::os::fd::AsRawFd;
+    let mut pending = std::mem::take(held);
+    let mut t = Transfer::new(copier, u64::MAX, None);
+    t.gate = Some(gate);
+    t.proven = *proven;
+    t.src_hint = hints.0.map(|h| (src.as_raw_fd(), h));
+    t.dst_hint = hints.1.map(|h| (dst.as_raw_fd(), h));
+    if let Err(e) = pending.deliver(&mut crate::fd_types::FdWriter(dst), &mut t) {
+        *held = pending;
+        let mut report = t.finish();
+        report.add_held(held.len());
+        return (report, 0, Err(e));
+    }
+    t.held = Some(held);
+    let base = t.consumed();
+    t.set_limit(limit);
+    let res = t.copy_fds(src, dst).map(drop);
+    let taken = t.consumed() - base;
+    let report = t.finish();
+    for (path, stats) in report.paths() {
+        if stats.bytes > 0 {
+            *proven |= 1 << path as u8;
+        }
+    }
+    (report, taken, res)
 }
 
 /// A copy that can be called again after it fails with [`io::ErrorKind::WouldBlock`], for

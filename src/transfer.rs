@@ -77,6 +77,9 @@ pub struct Transfer<'a> {
     /// How the syscalls that can wait run: directly (`None`, blocking copies), or through the
     /// readiness of the end they wait on (an async runtime's non-blocking descriptors).
     pub(crate) gate: Option<&'a mut dyn Gate>,
+    /// The paths that moved bytes in earlier rounds of the same async copy (by `Path` index):
+    /// their first call here is not a first call, so an answer of 0 is the end.
+    pub(crate) proven: u8,
 }
 
 /// Runs each syscall of a copy on non-blocking descriptors the way their runtime wants, and
@@ -129,6 +132,7 @@ impl<'a> Transfer<'a> {
             src_hint: None,
             dst_hint: None,
             gate: None,
+            proven: 0,
         }
     }
 
@@ -177,6 +181,12 @@ impl<'a> Transfer<'a> {
             None => f(),
             Some(gate) => gate.call(end, &mut f),
         }
+    }
+
+    /// Whether `path` moved bytes in an earlier round of this copy.
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
+    pub(crate) fn proven(&self, path: Path) -> bool {
+        self.proven & (1 << path as u8) != 0
     }
 
     /// Whether the copy runs on non-blocking descriptors through a gate.

@@ -53,3 +53,41 @@ fn same_file_onto_its_end_terminates_on_any_layer() {
     assert_eq!(io_copy::copy(&mut src, &mut dst).unwrap(), 100_000);
     assert_eq!(std::fs::read(&path).unwrap().len(), 200_000);
 }
+
+/// The tokio copies on any layer: sockets, a pipe and files, exact, with half-close.
+#[test]
+fn tokio_copies_are_exact_on_any_layer() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let dir = scratch();
+        let data = pattern(3 << 20, 3);
+        std::fs::write(dir.path().join("s"), &data).unwrap();
+        // A file into a Unix socket, read by a task.
+        let mut src = tokio::fs::File::open(dir.path().join("s")).await.unwrap();
+        let (mut a, mut b) = tokio::net::UnixStream::pair().unwrap();
+        let reader = tokio::spawn(async move {
+            let mut v = Vec::new();
+            b.read_to_end(&mut v).await.unwrap();
+            v
+        });
+        let n = io_copy::tokio::copy(&mut src, &mut a).await.unwrap();
+        drop(a);
+        assert_eq!(n, data.len() as u64);
+        assert!(reader.await.unwrap() == data);
+        // A pipe into a file.
+        let (mut tx, mut rx) = tokio::net::unix::pipe::pipe().unwrap();
+        let sent = data.clone();
+        let feeder = tokio::spawn(async move {
+            tx.write_all(&sent).await.unwrap();
+        });
+        let mut dst = tokio::fs::File::create(dir.path().join("d")).await.unwrap();
+        let n = io_copy::tokio::copy(&mut rx, &mut dst).await.unwrap();
+        feeder.await.unwrap();
+        assert_eq!(n, data.len() as u64);
+        assert!(std::fs::read(dir.path().join("d")).unwrap() == data);
+    });
+}

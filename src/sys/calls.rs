@@ -207,6 +207,34 @@ pub(crate) fn is_append(fd: BorrowedFd<'_>) -> bool {
 #[cfg(kernel_paths)]
 pub(crate) use linux::*;
 
+/// Reads the bytes of `fd` from `start` to `end` into the page cache (through a scratch
+/// buffer, with `pread`): a blocking thread's work before a `sendfile` from them.
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub(crate) fn read_into_cache(fd: BorrowedFd<'_>, start: u64, end: u64) -> io::Result<()> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut at = start;
+    while at < end {
+        let want = usize::try_from(end - at)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        match rustix::io::pread(fd, &mut buf[..want], at) {
+            Ok(0) => break,
+            Ok(n) => at += n as u64,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Whether the byte of `fd` at `offset` is in the page cache: only Linux can tell (`RWF_NOWAIT`);
+/// elsewhere the answer is no, so an async copy reads ahead on a blocking thread.
+#[cfg(not(kernel_paths))]
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+pub(crate) fn cached(_fd: BorrowedFd<'_>, _offset: u64) -> bool {
+    false
+}
+
 #[cfg(kernel_paths)]
 mod linux {
     use super::*;
@@ -319,6 +347,17 @@ mod linux {
         if tcp_cork(fd) == Ok(false) && set_tcp_cork(fd, true).is_ok() {
             let _ = set_tcp_cork(fd, false);
         }
+    }
+
+    /// Whether the byte of `fd` at `offset` is in the page cache: `preadv2` of one byte with
+    /// `RWF_NOWAIT`, which answers `EAGAIN` rather than wait for the disk. A kernel without it
+    /// (before 4.14: `EOPNOTSUPP`) says no, so the caller reads ahead.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn cached(fd: BorrowedFd<'_>, offset: u64) -> bool {
+        let mut byte = [0u8; 1];
+        let mut bufs = [io::IoSliceMut::new(&mut byte)];
+        let flags = rustix::io::ReadWriteFlags::NOWAIT;
+        rustix::io::preadv2(fd, &mut bufs, offset, flags).is_ok_and(|n| n > 0)
     }
 
     /// A pipe's capacity (`fcntl(F_GETPIPE_SZ)`).

@@ -34,6 +34,20 @@ pub(crate) use pipe::give as give_pipe;
 #[cfg(all(kernel_paths, feature = "fault-injection"))]
 pub use pipe::idle as idle_pipes;
 
+/// Writes `bytes` to the descriptor `dst` with the descriptor loop's writes (`send` for a
+/// stream socket, as its hint says; through the transfer's gate), counting them as the loop's.
+pub(crate) fn write_fd(t: &mut Transfer<'_>, dst: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let socket = t
+        .hint(crate::report::End::Sink, dst.as_raw_fd())
+        .is_some_and(|h| h.is_stream());
+    let out = fd_loop::FdOut {
+        socket,
+        ..fd_loop::FdOut::plain(dst)
+    };
+    crate::pump::write_all(t, &mut { out }, bytes)
+}
+
 impl Transfer<'_> {
     /// Copies from the descriptor `src` into `writer` with the read/write loop, within the
     /// limit. A regular-file source is moved back over bytes a failed write left.

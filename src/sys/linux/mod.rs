@@ -234,10 +234,6 @@ fn classify(
     Failure::FallBack(Reason::Errno(errno.raw_os_error()))
 }
 
-fn sink_if(file_source: bool) -> Option<End> {
-    file_source.then_some(End::Sink)
-}
-
 /// Which end of a call that answered `EAGAIN` is not ready, by a `poll` that does not wait.
 fn unready_end(src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> Option<End> {
     use rustix::event::{poll, PollFd, PollFlags};
@@ -613,14 +609,26 @@ fn direct(
     path: Path,
     gate: Option<Reason>,
     e: &Ends<'_>,
-    mut first: bool,
+    first: bool,
 ) -> io::Result<bool> {
     if !may_run(t, path, gate) {
         return Ok(false);
     }
+    // A path that moved bytes in an earlier round of the same copy is past its first call.
+    let mut first = first && !t.proven(path);
     if t.copier().grow_buffers {
         grow_sink(t, e);
     }
+    // The end an EAGAIN belongs to: a file never blocks, so from a file it is the sink's, into a
+    // file the source's; between two ends that can both block (which a gate never gets), the
+    // one a `poll` finds not ready.
+    let wait = if e.s.is_seekable() {
+        Some(End::Sink)
+    } else if e.d.kind == Kind::Regular {
+        Some(End::Source)
+    } else {
+        None
+    };
     while t.limit() > 0 {
         let len = clamp(t.limit(), t.copier().chunk_size);
         t.report_mut().count_call(path);
@@ -632,10 +640,9 @@ fn direct(
         };
         let res = match path {
             Path::CopyFileRange => made(src_off.as_mut(), dst_off.as_mut()),
-            _ => {
-                let end = if e.s.is_seekable() { End::Sink } else { End::Source };
-                t.io(end, || made(src_off.as_mut(), dst_off.as_mut()))
-            }
+            _ => t.io(wait.unwrap_or(End::Source), || {
+                made(src_off.as_mut(), dst_off.as_mut())
+            }),
         };
         match res {
             Ok(0) if first => {
@@ -652,7 +659,7 @@ fn direct(
                     return Ok(true);
                 }
             }
-            Err(err) => match classify(t, path, err, (e.src, e.dst), sink_if(e.s.is_seekable())) {
+            Err(err) => match classify(t, path, err, (e.src, e.dst), wait) {
                 Failure::Retry => {}
                 Failure::FallBack(reason) => {
                     t.fall_back(path, reason);
@@ -727,7 +734,7 @@ fn relay(t: &mut Transfer<'_>, gate: Option<Reason>, e: &Ends<'_>) -> io::Result
 }
 
 fn relay_rounds(t: &mut Transfer<'_>, e: &Ends<'_>, pipe: &mut Pipe) -> io::Result<bool> {
-    let mut first = true;
+    let mut first = !t.proven(Path::Splice);
     loop {
         if pipe.len == 0 {
             if t.limit() == 0 {
@@ -787,7 +794,9 @@ pub(crate) fn splice_out(
         t.report_mut().count_call(Path::Splice);
         let mut dst_off = t.dst_off;
         let (from, len) = (pipe.read.as_fd(), pipe.len);
-        match t.io(End::Sink, || calls::splice(from, None, dst, dst_off.as_mut(), len)) {
+        match t.io(End::Sink, || {
+            calls::splice(from, None, dst, dst_off.as_mut(), len)
+        }) {
             Ok(0) => {
                 return Err(io::Error::new(
                     io::ErrorKind::WriteZero,
