@@ -2,7 +2,7 @@
 //! `fault-injection` feature, which the crate's own tests and fuzz targets turn on. Without it
 //! this module holds only the names of the syscalls the seam can script.
 //!
-//! Each wrapped syscall asks [`next`] before it runs. The n-th call of a syscall on this thread
+//! Each wrapped syscall asks `next` before it runs. The n-th call of a syscall on this thread
 //! (counted from the last [`inject`]) gets the n-th entry of that syscall's script; past its end,
 //! calls run normally. This reaches what seccomp cannot: an errno after partial progress, short
 //! counts, a zero result.
