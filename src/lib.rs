@@ -94,7 +94,10 @@ pub mod tokio;
 mod traits;
 mod transfer;
 
-pub use copier::{Copier, DEFAULT_BUFFER_SIZE, DEFAULT_PIPE_SIZE, DEFAULT_SMALL_COPY, MAX_CHUNK};
+pub use copier::{
+    Copier, DEFAULT_BUFFER_SIZE, DEFAULT_FIRST_READ, DEFAULT_PIPE_SIZE, DEFAULT_SMALL_COPY,
+    MAX_CHUNK,
+};
 pub use prefixed::Prefixed;
 pub use report::{CopyError, End, Fallback, Path, PathStats, Reason, Report};
 pub use resume::Resumable;

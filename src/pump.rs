@@ -100,23 +100,50 @@ pub(crate) fn pump<I: Input + ?Sized, O: Output + ?Sized>(
     input: &mut I,
     output: &mut O,
 ) -> io::Result<()> {
+    with_buffer(t, |t, buf| run(t, buf, input, output, None)).map(|_| ())
+}
+
+/// Copies as [`pump`] does, with reads of at most `first` bytes, while they come back short of
+/// it: `Ok(true)` when the input ended or the limit was reached, `Ok(false)` once a read that
+/// filled `first` bytes has been written (the source has bytes queued: a kernel path can take
+/// the rest).
+#[cfg_attr(not(kernel_paths), allow(dead_code))]
+pub(crate) fn pump_while_short<I: Input + ?Sized, O: Output + ?Sized>(
+    t: &mut Transfer<'_>,
+    input: &mut I,
+    output: &mut O,
+    first: usize,
+) -> io::Result<bool> {
+    with_buffer(t, |t, buf| {
+        let len = first.min(buf.len());
+        run(t, &mut buf[..len], input, output, Some(len))
+    })
+}
+
+fn with_buffer<T>(
+    t: &mut Transfer<'_>,
+    f: impl FnOnce(&mut Transfer<'_>, &mut [u8]) -> io::Result<T>,
+) -> io::Result<T> {
     let mut buffer = t.take_buffer();
-    let res = run(t, buffer.as_mut_slice(), input, output);
+    let res = f(t, buffer.as_mut_slice());
     t.put_buffer(buffer);
     res
 }
 
+/// The loop: `Ok(true)` when the input ended or the limit was reached; `Ok(false)` after a
+/// read of `stop_when_full` bytes was written.
 fn run<I: Input + ?Sized, O: Output + ?Sized>(
     t: &mut Transfer<'_>,
     buf: &mut [u8],
     input: &mut I,
     output: &mut O,
-) -> io::Result<()> {
+    stop_when_full: Option<usize>,
+) -> io::Result<bool> {
     while t.limit() > 0 {
         let want = clamp(t.limit(), buf.len());
         t.report_mut().count_call(Path::Buffered);
         let n = match input.read_into(t, &mut buf[..want]) {
-            Ok(0) => return Ok(()),
+            Ok(0) => return Ok(true),
             Ok(n) => n.min(want),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(t.blocked(e, End::Source)),
@@ -146,6 +173,9 @@ fn run<I: Input + ?Sized, O: Output + ?Sized>(
             }
             return Err(err);
         }
+        if stop_when_full == Some(n) && t.limit() > 0 {
+            return Ok(false);
+        }
     }
-    Ok(())
+    Ok(true)
 }

@@ -398,12 +398,10 @@ fn proxy_to_nginx_matches_by_sha256_needs_nginx_curl() {
     let upstream = format!("127.0.0.1:{port}");
     let proxy = start("proxy", &["127.0.0.1:0", &upstream, "--quiet"]);
     let tmp = scratch();
-    // The first connection leaves its two relay pipes in the proxy's pool: the baseline.
+    // The first connection leaves the relay pipe of its response in the proxy's pool: the
+    // baseline. (A request, a few hundred bytes, takes recv and send, and no pipe.)
     let got = tmp.path().join("warm");
-    assert_eq!(
-        curl(&format!("http://{}/k4097", proxy.addr), &got, &[]),
-        200
-    );
+    assert_eq!(curl(&format!("http://{}/m1p7", proxy.addr), &got, &[]), 200);
     let baseline = proxy.settles_to(0, 1);
     downloads_match(&proxy.addr, dir.path(), tmp.path());
     let fds = proxy.settles_to(baseline, 10);
@@ -432,9 +430,12 @@ fn proxy_half_close_echo_needs_socat() {
         "proxy",
         &["127.0.0.1:0", &format!("127.0.0.1:{port}"), "--quiet"],
     );
+    let idle = proxy.settles_to(0, 1);
     let mut baseline = 0;
     // The first round leaves its relay pipes in the proxy's pool: the baseline is taken after.
-    for (round, len) in [64 * 1024, 1usize, 64 * 1024, 3 << 20]
+    // Its request direction fills a first read and takes a relay pipe; the echo, from socat's
+    // 8 KiB writes, may or may not, so a later round may leave one pipe more.
+    for (round, len) in [3 << 20, 1usize, 64 * 1024, 3 << 20]
         .into_iter()
         .enumerate()
     {
@@ -456,10 +457,12 @@ fn proxy_half_close_echo_needs_socat() {
             baseline = proxy.settles_to(0, 1);
         }
     }
-    let fds = proxy.settles_to(baseline, 10);
+    // At most the two pipes one connection holds at once (one a direction) stay pooled.
+    let bound = (baseline + 2).min(idle + 4);
+    let fds = proxy.settles_to(bound, 10);
     assert!(
-        fds <= baseline,
-        "proxy descriptors {fds}, baseline {baseline}"
+        fds <= bound,
+        "proxy descriptors {fds}: idle {idle}, after the first round {baseline}"
     );
 }
 

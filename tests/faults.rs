@@ -66,6 +66,14 @@ fn watchdog<T: Send + 'static>(name: &str, secs: u64, f: impl FnOnce() -> T + Se
     }
 }
 
+/// The copier of these tests: `Copier::new()` with `first_read(0)`, so a socket's bytes go to
+/// the relay from the first byte and each script reaches the path it names (how many bytes the
+/// first reads take depends on how far the feeder has got). The first reads have their own
+/// fault test, `first_reads_keep_exact_counts_on_an_error`.
+fn chain() -> Copier {
+    Copier::new().first_read(0)
+}
+
 /// The bytes that reached the sink, whether the copy succeeded or not.
 fn written(res: &Result<Report, CopyError>) -> u64 {
     match res {
@@ -225,7 +233,7 @@ fn file_to_tcp_peer_reset_mid_sendfile_keeps_count_and_position(
 ) {
     let _g = shared();
     watchdog("sendfile peer reset", 30, move || {
-        file_to_tcp_peer_leaves(Copier::new(), leave)
+        file_to_tcp_peer_leaves(chain(), leave)
     });
 }
 
@@ -235,7 +243,7 @@ fn file_to_tcp_peer_reset_mid_read_write_loop_rewinds_source(
 ) {
     let _g = shared();
     watchdog("loop peer reset", 30, move || {
-        file_to_tcp_peer_leaves(Copier::new().share_file_pages(false), leave)
+        file_to_tcp_peer_leaves(chain().share_file_pages(false), leave)
     });
 }
 
@@ -274,7 +282,7 @@ fn relay_into_closed_unix_socket_strands(source: &'static str) {
         drop(server);
         got
     });
-    let res = Copier::new()
+    let res = chain()
         .pipe_size(64 * 1024)
         .copy(&mut relay_in, &mut relay_out);
     let got = closer.join().expect("closer");
@@ -392,7 +400,7 @@ fn relay_survives_half_closes_and_ends_exactly(
             server.read_to_end(&mut got).unwrap();
             (server, got)
         });
-        let report = Copier::new()
+        let report = chain()
             .pipe_size(pipe_size)
             .copy(&mut relay_in, &mut relay_out)
             .unwrap_or_else(|e| panic!("relay failed: {e}; {}", e.report()));
@@ -460,7 +468,7 @@ fn same_or_zeroed(got: &[u8], original: &[u8]) -> bool {
 /// read) returns 0 at the new end and the copy ends there, with exactly the new size sent.
 #[rstest]
 fn file_truncated_ahead_while_sent_ends_at_the_new_end(
-    #[values(Copier::new(), Copier::new().share_file_pages(false))] copier: Copier,
+    #[values(chain(), chain().share_file_pages(false))] copier: Copier,
 ) {
     let _g = shared();
     watchdog("truncate ahead", 30, move || {
@@ -481,7 +489,7 @@ fn file_truncated_ahead_while_sent_ends_at_the_new_end(
 /// where it was, with the count equal to the position and to what the peer got.
 #[rstest]
 fn file_truncated_behind_while_sent_ends_where_it_was(
-    #[values(Copier::new(), Copier::new().share_file_pages(false))] copier: Copier,
+    #[values(chain(), chain().share_file_pages(false))] copier: Copier,
 ) {
     let _g = shared();
     watchdog("truncate behind", 30, move || {
@@ -509,7 +517,7 @@ fn file_truncated_behind_while_sent_ends_where_it_was(
 /// The file grows while it is being sent: the copy goes on to the new end, exactly.
 #[rstest]
 fn file_growing_while_sent_is_sent_to_its_new_end(
-    #[values(Copier::new(), Copier::new().share_file_pages(false))] copier: Copier,
+    #[values(chain(), chain().share_file_pages(false))] copier: Copier,
 ) {
     let _g = shared();
     watchdog("grow", 30, move || {
@@ -562,7 +570,7 @@ fn file_changing_during_copy_file_range_copies_a_consistent_prefix(
                 len
             })
         };
-        let res = Copier::new().chunk_size(256 << 10).copy(&mut src, &mut dst);
+        let res = chain().chunk_size(256 << 10).copy(&mut src, &mut dst);
         stop.store(true, Ordering::Relaxed);
         let end_len = changer.join().unwrap();
         let report = res.unwrap_or_else(|e| panic!("{e}; {}", e.report()));
@@ -633,12 +641,12 @@ fn pseudo_files_copy_exactly_to_every_sink(
                 let (got, count) = copy_into(&sink, dir.path(), |w| {
                     let mut n = 0;
                     if let Some(half) = split {
-                        n += Copier::new()
+                        n += chain()
                             .copy_n(&mut src, w, half as u64)
                             .unwrap_or_else(|e| panic!("{path}: copy_n: {e}; {}", e.report()))
                             .written();
                     }
-                    let r = Copier::new()
+                    let r = chain()
                         .copy(&mut src, w)
                         .unwrap_or_else(|e| panic!("{path}: {e}; {}", e.report()));
                     n + r.written()
@@ -885,13 +893,13 @@ fn stalling_drain<R: Read + Send + 'static>(
 /// stalls halfway until signals have interrupted the blocked copy: every EINTR is retried
 /// (never taken for "fall back" or an error), and the bytes and the count are exact.
 #[rstest]
-#[case::copy_file_range("file", "file", Copier::new().chunk_size(1 << 20), Path::CopyFileRange)]
-#[case::sendfile("file", "tcp", Copier::new(), Path::Sendfile)]
-#[case::splice_direct_from_pipe("pipe", "tcp", Copier::new().splice_from_pipe(true), Path::Splice)]
-#[case::read_write_loop_from_pipe("pipe", "file", Copier::new(), Path::Buffered)]
-#[case::splice_direct_into_pipe("tcp", "pipe", Copier::new(), Path::Splice)]
-#[case::splice_relay("tcp", "tcp", Copier::new(), Path::Splice)]
-#[case::splice_relay_into_file("unix", "file", Copier::new(), Path::Splice)]
+#[case::copy_file_range("file", "file", chain().chunk_size(1 << 20), Path::CopyFileRange)]
+#[case::sendfile("file", "tcp", chain(), Path::Sendfile)]
+#[case::splice_direct_from_pipe("pipe", "tcp", chain().splice_from_pipe(true), Path::Splice)]
+#[case::read_write_loop_from_pipe("pipe", "file", chain(), Path::Buffered)]
+#[case::splice_direct_into_pipe("tcp", "pipe", chain(), Path::Splice)]
+#[case::splice_relay("tcp", "tcp", chain(), Path::Splice)]
+#[case::splice_relay_into_file("unix", "file", chain(), Path::Splice)]
 #[case::read_write_loop("tcp", "unix", Copier::buffered_only(), Path::Buffered)]
 #[case::read_write_loop_from_file("file", "pipe", Copier::buffered_only(), Path::Buffered)]
 fn signal_storm_is_retried_on_every_path(
@@ -1107,7 +1115,7 @@ fn nonblocking_ends_resume_to_completion_on_every_path(
         "unix-unix"
     )]
     pair: &str,
-    #[values(Copier::new(), Copier::buffered_only())] copier: Copier,
+    #[values(chain(), Copier::buffered_only())] copier: Copier,
 ) {
     let _g = shared();
     let pair = pair.to_owned();
@@ -1257,7 +1265,7 @@ fn closed_descriptor_case() {
     assert_eq!((errno(e), e.written()), (Some(libc::EBADF), 0), "{e}");
     assert_eq!(position(&mut dst), 0, "sink position");
 
-    let err = Copier::new()
+    let err = chain()
         .copy(&mut src, &mut *ghost)
         .expect_err("closed sink");
     assert_eq!(
@@ -1277,9 +1285,7 @@ fn directory_case() {
     let (mut src, _) = source_file(dir.path(), "src", &data);
     let (mut dst, _) = sink_file(dir.path(), "dst");
     let mut d = File::open(dir.path()).unwrap();
-    let err = Copier::new()
-        .copy(&mut d, &mut dst)
-        .expect_err("dir source");
+    let err = chain().copy(&mut d, &mut dst).expect_err("dir source");
     assert_eq!(
         (errno(&err), err.written()),
         (Some(libc::EISDIR), 0),
@@ -1288,7 +1294,7 @@ fn directory_case() {
     assert_eq!(position(&mut dst), 0, "sink position");
     // A `File` sink is tried with copy_file_range before it is probed, and the kernel names the
     // directory; the loop's write only sees a descriptor not open for writing.
-    let err = Copier::new().copy(&mut src, &mut d).expect_err("dir sink");
+    let err = chain().copy(&mut src, &mut d).expect_err("dir sink");
     assert_eq!(
         (errno(&err), err.written()),
         (Some(libc::EISDIR), 0),
@@ -1318,7 +1324,7 @@ fn wrong_mode_case() {
     let data = pattern(100_000, 112);
     let (_, src_path) = source_file(dir.path(), "src", &data);
     let (mut dst, _) = sink_file(dir.path(), "dst");
-    for copier in [Copier::new(), Copier::buffered_only()] {
+    for copier in [chain(), Copier::buffered_only()] {
         let mut wo = OpenOptions::new().write(true).open(&src_path).unwrap();
         let err = copier
             .copy(&mut wo, &mut dst)
@@ -1392,7 +1398,7 @@ fn write_only_source_and_read_only_sink_fail_before_any_byte() {
 #[rstest]
 fn dev_null_sink_counts_every_byte(
     #[values("file", "tcp", "unix", "pipe")] from: &str,
-    #[values(Copier::new(), Copier::buffered_only())] copier: Copier,
+    #[values(chain(), Copier::buffered_only())] copier: Copier,
 ) {
     let _g = shared();
     let from = from.to_owned();
@@ -1461,7 +1467,7 @@ fn dev_zero_into_dev_null_stops_exactly_at_n() {
         let mut zero = File::open("/dev/zero").unwrap();
         let mut null = OpenOptions::new().write(true).open("/dev/null").unwrap();
         let big = (256 << 20) + 5;
-        let r = Copier::new().copy_n(&mut zero, &mut null, big).unwrap();
+        let r = chain().copy_n(&mut zero, &mut null, big).unwrap();
         assert_eq!(r.written(), big, "{r}");
     });
 }
@@ -1487,7 +1493,7 @@ fn tty_from_openpty_copies_exactly_and_ends_at_hangup() {
         let mut m = master.try_clone().unwrap();
         let n = data.len();
         let reader = thread::spawn(move || read_n(&mut m, n));
-        let report = Copier::new().copy(&mut src, &mut slave).unwrap();
+        let report = chain().copy(&mut src, &mut slave).unwrap();
         assert_eq!(report.written(), n as u64, "{report}");
         assert!(reader.join().unwrap() == data, "bytes through the tty");
         assert_eq!(position(&mut src), n as u64, "source position");
@@ -1495,9 +1501,7 @@ fn tty_from_openpty_copies_exactly_and_ends_at_hangup() {
         // tty → file, bounded by copy_n: a tty never says end while the master is open.
         let feeder = feed(master.try_clone().unwrap(), data.clone());
         let (mut dst, dst_path) = sink_file(dir.path(), "dst");
-        let report = Copier::new()
-            .copy_n(&mut slave, &mut dst, n as u64)
-            .unwrap();
+        let report = chain().copy_n(&mut slave, &mut dst, n as u64).unwrap();
         feeder.join().unwrap();
         assert_eq!(report.written(), n as u64, "{report}");
         assert_eq!(report.main_path(), Some(Path::Buffered), "{report}");
@@ -1508,7 +1512,7 @@ fn tty_from_openpty_copies_exactly_and_ends_at_hangup() {
 
         // The master goes away: the slave reads as ended.
         drop(master);
-        let report = Copier::new().copy(&mut slave, &mut dst).unwrap();
+        let report = chain().copy(&mut slave, &mut dst).unwrap();
         assert_eq!(report.written(), 0, "{report}");
         assert_eq!(position(&mut dst), n as u64, "sink position");
     });
@@ -1531,7 +1535,7 @@ fn eventfd_case() {
     let dir = scratch();
     let mut ev = eventfd(5);
     let (mut dst, dst_path) = sink_file(dir.path(), "dst");
-    let err = Copier::new()
+    let err = chain()
         .copy(&mut ev, &mut dst)
         .expect_err("the counter is read once, then EAGAIN");
     assert_eq!((err.kind(), err.written()), (io::ErrorKind::WouldBlock, 8));
@@ -1546,12 +1550,10 @@ fn eventfd_case() {
 
     let mut ev = eventfd(0);
     let (mut src, _) = source_file(dir.path(), "eight", &7u64.to_ne_bytes());
-    let report = Copier::new().copy(&mut src, &mut ev).unwrap();
+    let report = chain().copy(&mut src, &mut ev).unwrap();
     assert_eq!(report.written(), 8, "{report}");
     let (mut twelve, _) = source_file(dir.path(), "twelve", &[1, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9]);
-    let err = Copier::new()
-        .copy(&mut twelve, &mut ev)
-        .expect_err("12 bytes");
+    let err = chain().copy(&mut twelve, &mut ev).expect_err("12 bytes");
     // Kernels differ: 6.18 refuses the 12-byte write whole; 6.1 takes 8 of it and refuses the
     // 4 left. Either way the count is what the eventfd took and the source is moved back over
     // the rest.
@@ -1597,18 +1599,18 @@ fn memfd_ends_take_the_kernel_paths() {
         let dir = scratch();
         let (mut disk, _) = source_file(dir.path(), "src", &data);
         let mut a = memfd("a", false);
-        let r = Copier::new().copy(&mut disk, &mut a).unwrap();
+        let r = chain().copy(&mut disk, &mut a).unwrap();
         assert_eq!(r.written(), data.len() as u64, "disk → memfd: {r}");
         assert_ne!(r.main_path(), Some(Path::Buffered), "a kernel path: {r}");
         let mut b = memfd("b", false);
         seek(&mut a, 0);
-        let r = Copier::new().copy(&mut a, &mut b).unwrap();
+        let r = chain().copy(&mut a, &mut b).unwrap();
         assert_eq!(r.written(), data.len() as u64, "memfd → memfd: {r}");
         assert_eq!(r.main_path(), Some(Path::CopyFileRange), "{r}");
         seek(&mut b, 0);
         let (mut s, peer) = tcp_pair();
         let reader = drain(peer);
-        let r = Copier::new().copy(&mut b, &mut s).unwrap();
+        let r = chain().copy(&mut b, &mut s).unwrap();
         drop(s);
         assert_eq!(r.main_path(), Some(Path::Sendfile), "memfd → TCP: {r}");
         assert!(reader.join().unwrap() == data, "bytes");
@@ -1625,7 +1627,7 @@ fn sealed_memfd_case() {
     use nix::fcntl::{fcntl, FcntlArg, SealFlag};
     let data = pattern(10_000, 116);
     let dir = scratch();
-    for copier in [Copier::new(), Copier::buffered_only()] {
+    for copier in [chain(), Copier::buffered_only()] {
         let (mut src, _) = source_file(dir.path(), "src", &data);
         let mut m = memfd("sealed", true);
         m.set_len(8192).unwrap();
@@ -1668,8 +1670,7 @@ fn disk_scratch() -> tempfile::TempDir {
 fn o_direct_ends_fall_back_cleanly(
     #[values("source", "sink")] direct: &str,
     #[values(1 << 20, 100_003)] len: usize,
-    #[values(Copier::new(), Copier::new().copy_file_range(false), Copier::buffered_only())]
-    copier: Copier,
+    #[values(chain(), chain().copy_file_range(false), Copier::buffered_only())] copier: Copier,
 ) {
     let _g = shared();
     o_direct_case(direct, len, copier);
@@ -1774,7 +1775,7 @@ fn sparse_file_over_4gib_copies_with_exact_counts_and_positions() {
 
         let mut null = OpenOptions::new().write(true).open("/dev/null").unwrap();
         seek(&mut src, 0);
-        let r = Copier::new().copy(&mut src, &mut null).unwrap();
+        let r = chain().copy(&mut src, &mut null).unwrap();
         assert_eq!(r.written(), size, "{r}");
         assert_eq!(r.main_path(), Some(Path::Sendfile), "{r}");
         assert!(
@@ -1784,9 +1785,7 @@ fn sparse_file_over_4gib_copies_with_exact_counts_and_positions() {
         assert_eq!(position(&mut src), size, "source position past 4 GiB");
 
         seek(&mut src, 0);
-        let r = Copier::new()
-            .copy_n(&mut src, &mut null, 4 * GIB + 1)
-            .unwrap();
+        let r = chain().copy_n(&mut src, &mut null, 4 * GIB + 1).unwrap();
         assert_eq!(r.written(), 4 * GIB + 1, "{r}");
         assert_eq!(position(&mut src), 4 * GIB + 1, "copy_n stops exactly");
 
@@ -1795,7 +1794,7 @@ fn sparse_file_over_4gib_copies_with_exact_counts_and_positions() {
         let mut dst = sparse_file(&dir.path().join("dst"), 0);
         seek(&mut src, start);
         seek(&mut dst, start);
-        let r = Copier::new().copy(&mut src, &mut dst).unwrap();
+        let r = chain().copy(&mut src, &mut dst).unwrap();
         assert_eq!(r.written(), size - start, "{r}");
         assert_eq!(r.main_path(), Some(Path::CopyFileRange), "{r}");
         assert_eq!((position(&mut src), position(&mut dst)), (size, size));
@@ -1803,7 +1802,7 @@ fn sparse_file_over_4gib_copies_with_exact_counts_and_positions() {
 
         // Offsets across the boundary, positions untouched.
         let dst2 = sparse_file(&dir.path().join("dst2"), 0);
-        let r = Copier::new()
+        let r = chain()
             .copy_at(&src, 4 * GIB - 4096, &dst2, 4 * GIB - 4096, 8192)
             .unwrap();
         assert_eq!(r.written(), 8192, "{r}");
@@ -1878,7 +1877,7 @@ fn sparse_file_over_4gib_copies_whole_file_to_file_on_xfs_needs_root() {
         let mut src = sparse_file(&mnt.path().join("src"), size);
         seek(&mut src, 0);
         let mut dst = sparse_file(&mnt.path().join("dst"), 0);
-        let r = Copier::new().copy(&mut src, &mut dst).unwrap();
+        let r = chain().copy(&mut src, &mut dst).unwrap();
         assert_eq!(r.written(), size, "{r}");
         assert_eq!(r.main_path(), Some(Path::CopyFileRange), "{r}");
         assert_eq!((position(&mut src), position(&mut dst)), (size, size));
@@ -1940,7 +1939,7 @@ fn fifo_opened_by_path_copies_exactly(
                 a
             }
         };
-        let r = Copier::new()
+        let r = chain()
             .copy(&mut src, &mut dst)
             .unwrap_or_else(|e| panic!("{e}; {}", e.report()));
         assert_eq!(r.written(), data.len() as u64, "{r}");
@@ -1977,6 +1976,59 @@ fn with_faults<T>(scripts: &[(Syscall, Vec<Fault>)], f: impl FnOnce() -> T) -> T
     out
 }
 
+/// The first reads of a socket source (the default copier): an errno after a short read ends
+/// the copy with the count, and a short write's rest is stranded, so written + stranded + what
+/// the source still holds is what was fed; no splice runs.
+#[test]
+fn first_reads_keep_exact_counts_on_an_error() {
+    let _g = shared();
+    let data = big_pattern(100_000, 121);
+    let first = io_copy::DEFAULT_FIRST_READ as u64;
+    let cases = [
+        (
+            (
+                Syscall::Read,
+                vec![Fault::Short(100), Fault::Errno(libc::EIO)],
+            ),
+            100,
+            0,
+        ),
+        (
+            (
+                Syscall::Write,
+                vec![Fault::Short(10), Fault::Errno(libc::EIO)],
+            ),
+            10,
+            first - 10,
+        ),
+    ];
+    for (script, delivered, stranded) in cases {
+        let (mut feed_end, mut src) = unix_pair();
+        feed_end.write_all(&data).unwrap(); // 100 kB fits in the socket buffer
+        drop(feed_end);
+        let (mut s, peer) = tcp_pair();
+        let reader = drain(peer);
+        let err = with_faults(&[script], || Copier::new().copy(&mut src, &mut s)).expect_err("EIO");
+        drop(s);
+        let report = err.report().clone();
+        assert_eq!(err.io_error().raw_os_error(), Some(libc::EIO), "{err}");
+        assert_eq!(err.written(), delivered, "{report}");
+        assert_eq!(report.stranded(), stranded, "{report}");
+        assert_eq!(report.path_stats(Path::Splice).calls, 0, "{report}");
+        let mut rest = Vec::new();
+        src.read_to_end(&mut rest).unwrap();
+        assert_eq!(
+            delivered + stranded + rest.len() as u64,
+            data.len() as u64,
+            "written + stranded + left in the source: {report}"
+        );
+        assert!(
+            reader.join().unwrap() == data[..delivered as usize],
+            "the peer got the count"
+        );
+    }
+}
+
 /// A fatal error after partial progress on each path: the count is what the sink got, a file
 /// source is at the count, and what a pipe or socket source lost is reported as stranded, so
 /// written + stranded + what the source still holds is what was fed.
@@ -1993,7 +2045,7 @@ fn injected_faults_case() {
             Syscall::CopyFileRange,
             vec![Fault::Short(5000), Fault::Errno(libc::ENOSPC)],
         )],
-        || Copier::new().copy(&mut src, &mut dst),
+        || chain().copy(&mut src, &mut dst),
     )
     .expect_err("ENOSPC");
     assert_eq!(
@@ -2012,7 +2064,7 @@ fn injected_faults_case() {
             Syscall::Sendfile,
             vec![Fault::Short(70_000), Fault::Errno(libc::EIO)],
         )],
-        || Copier::new().copy(&mut src, &mut s),
+        || chain().copy(&mut src, &mut s),
     )
     .expect_err("EIO");
     drop(s);
@@ -2032,11 +2084,7 @@ fn injected_faults_case() {
             Syscall::Write,
             vec![Fault::Short(100), Fault::Errno(libc::EIO)],
         )],
-        || {
-            Copier::new()
-                .share_file_pages(false)
-                .copy(&mut src, &mut wr)
-        },
+        || chain().share_file_pages(false).copy(&mut src, &mut wr),
     )
     .expect_err("EIO");
     drop(wr);
@@ -2063,7 +2111,7 @@ fn injected_faults_case() {
             Syscall::Splice,
             vec![Fault::Short(1000), Fault::Errno(libc::EIO)],
         )],
-        || Copier::new().splice_from_pipe(true).copy(&mut rd, &mut s),
+        || chain().splice_from_pipe(true).copy(&mut rd, &mut s),
     )
     .expect_err("EIO");
     drop(s);
@@ -2087,7 +2135,7 @@ fn injected_faults_case() {
             Syscall::Splice,
             vec![Fault::Short(3000), Fault::Errno(libc::ENOSPC)],
         )],
-        || Copier::new().splice_from_pipe(true).copy(&mut rd, &mut dst),
+        || chain().splice_from_pipe(true).copy(&mut rd, &mut dst),
     )
     .expect_err("ENOSPC");
     assert_eq!(
@@ -2132,7 +2180,7 @@ fn injected_faults_case() {
         let (mut s, peer) = tcp_pair();
         let reader = drain(peer);
         let err = with_faults(&script, || {
-            Copier::new().pipe_size(64 << 10).copy(&mut src, &mut s)
+            chain().pipe_size(64 << 10).copy(&mut src, &mut s)
         })
         .expect_err("EIO");
         drop(s);
@@ -2202,7 +2250,7 @@ fn resumable_dropped_holding_a_pipe_case() {
     let feeder = feed(feed_end, data.clone());
     let (mut dst, peer) = tcp_pair_bufs(64 << 10, 64 << 10);
     set_nonblocking(&dst);
-    let mut copy = Copier::new().pipe_size(64 << 10).resumable();
+    let mut copy = chain().pipe_size(64 << 10).resumable();
     let err = copy
         .copy(&mut src, &mut dst)
         .expect_err("the sink fills: WouldBlock");
@@ -2244,7 +2292,7 @@ fn short_pipe_case() {
     drop(wr);
     let (mut s, peer) = tcp_pair();
     let reader = drain(peer);
-    let err = Copier::new()
+    let err = chain()
         .copy_n(&mut rd, &mut s, 5000)
         .expect_err("short source");
     drop(s);
@@ -2293,17 +2341,13 @@ fn offsets_case() {
         type Attempt<'a> = &'a mut dyn FnMut() -> Result<Report, CopyError>;
         let sinks: [(&str, Attempt<'_>); 4] = [
             ("Vec", &mut || {
-                Copier::new().copy_range(&src, off, len, &mut Vec::new())
+                chain().copy_range(&src, off, len, &mut Vec::new())
             }),
             ("file", &mut || {
-                Copier::new().copy_range(&src, off, len, &mut &dst)
+                chain().copy_range(&src, off, len, &mut &dst)
             }),
-            ("pipe", &mut || {
-                Copier::new().copy_range(&src, off, len, &mut wr)
-            }),
-            ("TCP", &mut || {
-                Copier::new().copy_range(&src, off, len, &mut s)
-            }),
+            ("pipe", &mut || chain().copy_range(&src, off, len, &mut wr)),
+            ("TCP", &mut || chain().copy_range(&src, off, len, &mut s)),
         ];
         for (name, run) in sinks {
             let err = run().expect_err("past off_t");
@@ -2314,7 +2358,7 @@ fn offsets_case() {
             );
         }
         for (so, dof, l) in [(off, 0, len), (0, off, len)] {
-            let err = Copier::new()
+            let err = chain()
                 .copy_at(&src, so, &dst, dof, l)
                 .expect_err("past off_t");
             assert_eq!(
@@ -2341,7 +2385,7 @@ fn offsets_case() {
     let (rd, mut wr) = io::pipe().unwrap();
     wr.write_all(&data).unwrap();
     let pipe_file = File::from(OwnedFd::from(rd));
-    let err = Copier::new()
+    let err = chain()
         .copy_range(&pipe_file, 5, 100, &mut Vec::new())
         .expect_err("pread on a pipe");
     assert_eq!(
@@ -2350,7 +2394,7 @@ fn offsets_case() {
         "{err}"
     );
     let (mut s, peer) = tcp_pair();
-    let err = Copier::new()
+    let err = chain()
         .copy_range(&pipe_file, 5, 100, &mut s)
         .expect_err("splice at an offset from a pipe");
     assert_eq!(
@@ -2362,7 +2406,7 @@ fn offsets_case() {
         let (r, w) = io::pipe().unwrap();
         (File::from(OwnedFd::from(w)), r)
     };
-    let err = Copier::new()
+    let err = chain()
         .copy_at(&src, 0, &out_pipe.0, 5, 100)
         .expect_err("a write at an offset into a pipe");
     assert_eq!(
@@ -2396,8 +2440,8 @@ fn near_max_positions_case() {
     let data = pattern(100, 123);
     let start = i64::MAX as u64 - 10;
     for copier in [
-        Copier::new(),
-        Copier::new().copy_file_range(false),
+        chain(),
+        chain().copy_file_range(false),
         Copier::buffered_only(),
     ] {
         let (mut src, _) = source_file(dir.path(), "src", &data);
@@ -2512,16 +2556,16 @@ const FAILING_CASES: &[(&str, fn())] = &[
     ("eventfd", eventfd_case),
     ("sealed memfd", sealed_memfd_case),
     ("O_DIRECT sink, unaligned", || {
-        o_direct_case("sink", 100_003, Copier::new())
+        o_direct_case("sink", 100_003, chain())
     }),
     ("O_DIRECT source, loop", || {
         o_direct_case("source", 1 << 20, Copier::buffered_only())
     }),
     ("peer reset during sendfile", || {
-        file_to_tcp_peer_leaves(Copier::new(), Leave::Reset)
+        file_to_tcp_peer_leaves(chain(), Leave::Reset)
     }),
     ("peer close during the read/write loop", || {
-        file_to_tcp_peer_leaves(Copier::new().share_file_pages(false), Leave::Close)
+        file_to_tcp_peer_leaves(chain().share_file_pages(false), Leave::Close)
     }),
     ("relay into a closed Unix socket", || {
         relay_into_closed_unix_socket_strands("tcp")
@@ -2864,7 +2908,7 @@ fn any_offset_and_length_copies_exactly_or_is_invalid_input() {
 
             // copy_range into memory.
             let mut v = Vec::new();
-            let res = Copier::new().copy_range(&src, off, len, &mut v);
+            let res = chain().copy_range(&src, off, len, &mut v);
             match (&res, past_off_t(off, len)) {
                 (Err(e), true) if e.kind() == io::ErrorKind::InvalidInput && e.written() == 0 => {}
                 (Ok(r), false) if r.written() == v.len() as u64 && v == in_range(off) => {}
@@ -2872,7 +2916,7 @@ fn any_offset_and_length_copies_exactly_or_is_invalid_input() {
             }
             // copy_at into a file.
             dst.set_len(0).unwrap();
-            let res = Copier::new().copy_at(&src, off, &dst, dst_off, len);
+            let res = chain().copy_at(&src, off, &dst, dst_off, len);
             let invalid = past_off_t(off, len) || past_off_t(dst_off, len);
             let expect = in_range(off);
             match (&res, invalid) {
@@ -2990,7 +3034,7 @@ fn resumable_relay_fallback_case() {
     let mut relay = ResumableRelay::new(8 << 20, &gate);
     // Let the source hold plenty, so the first fill takes more than one loop buffer.
     thread::sleep(Duration::from_millis(50));
-    let mut copy = Copier::new().pipe_size(1 << 20).resumable();
+    let mut copy = chain().pipe_size(1 << 20).resumable();
     let res = with_faults(
         &[(
             Syscall::Splice,
@@ -3027,7 +3071,7 @@ fn resumable_keeps_held_pipe_bytes_when_delivery_falls_back_to_the_loop() {
 fn resumable_delivery_fallback_case() {
     let gate = Gate::default();
     let mut relay = ResumableRelay::new(4 << 20, &gate);
-    let mut copy = Copier::new().pipe_size(1 << 20).resumable();
+    let mut copy = chain().pipe_size(1 << 20).resumable();
     let err = copy
         .copy(&mut relay.src, &mut relay.dst)
         .expect_err("the sink fills: WouldBlock");
@@ -3117,6 +3161,6 @@ fn nonblocking_splice_with_neither_end_ready_returns_at_once(
     let _g = shared();
     let from = from.to_owned();
     watchdog("neither end ready, splice", 10, move || {
-        neither_end_ready_case(&from, Copier::new())
+        neither_end_ready_case(&from, chain())
     });
 }

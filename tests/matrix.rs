@@ -313,9 +313,12 @@ impl Default for Knobs {
 impl Knobs {
     /// The policy under test. `small_copy(0)`: the model is the chain table at every size; the
     /// small-copy rule (known small limits take the loop at once) has its own tests in core.rs.
+    /// `first_read(0)`: a socket's first reads return what the feeder has written so far, which
+    /// the model cannot know; they have their own tests in splice.rs and tokio.rs.
     fn copier(&self) -> Copier {
         Copier::new()
             .small_copy(0)
+            .first_read(0)
             .pipe_size(self.pipe)
             .share_file_pages(self.share)
             .chunk_size(self.chunk)

@@ -41,7 +41,8 @@ fn tcp_to_tcp_splices_through_pipe_of_policy_size(
     #[values(0, 1, 65_535, 65_537, (1 << 20) + 7, 5 << 20)] len: usize,
 ) {
     let data = pattern(len, len as u64);
-    let report = tcp_relay(Copier::new().pipe_size(pipe_size), &data);
+    // first_read(0): the relay from the first byte (the first reads have their own tests).
+    let report = tcp_relay(Copier::new().first_read(0).pipe_size(pipe_size), &data);
     if len > 0 {
         assert_eq!(report.main_path(), Some(Path::Splice), "{report}");
         assert_eq!(report.pipe_size(), Some(pipe_size), "{report}");
@@ -404,9 +405,11 @@ fn pipe_pool_leaks_no_descriptors() {
                 let mut buf = vec![0u8; data.len()];
                 for _ in 0..per_thread {
                     a.write_all(&data).unwrap();
-                    // small_copy(0): small as they are, these copies go through the pool.
+                    // small_copy(0), first_read(0): small as they are, these copies go
+                    // through the pool.
                     let r = Copier::new()
                         .small_copy(0)
+                        .first_read(0)
                         .copy_n(&mut b, &mut c, data.len() as u64)
                         .unwrap();
                     assert_eq!(r.written(), data.len() as u64);
@@ -574,7 +577,7 @@ fn held_relay_pipe_survives_a_blocking_writer_without_fd() {
     let (client, mut src) = tcp_pair();
     let feeder = feed(client, data.clone());
     let (mut dst, _peer) = tcp_pair();
-    let mut copy = Copier::new().pipe_size(64 * 1024).resumable();
+    let mut copy = Copier::new().first_read(0).pipe_size(64 * 1024).resumable();
     // The drain of the first round answers EAGAIN: the round's bytes stay in the pipe.
     fault::inject(
         Syscall::Splice,
@@ -826,4 +829,122 @@ fn unix_socket_sink_send_buffer_grows_and_tcp_is_left_alone() {
     assert!(reader.join().unwrap() == data, "tcp bytes");
     assert_eq!(report.grown_sink(), None, "{report}");
     assert!(after >= before, "tcp: the kernel's own tuning only");
+}
+
+/// Waits until `len` bytes are queued to be read on `s` (FIONREAD), so a test knows what a
+/// socket's first read returns.
+fn queued(s: &impl AsFd, len: usize) {
+    use std::os::fd::AsRawFd;
+    let fd = s.as_fd().as_raw_fd();
+    for _ in 0..10_000 {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one c_int through a pointer that is valid for the call.
+        let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
+        assert_eq!(r, 0, "FIONREAD: {}", io::Error::last_os_error());
+        if n as usize >= len {
+            return;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    panic!("{len} bytes never arrived");
+}
+
+/// A TCP relay of at most `limit` bytes of `data`, which starts once the source has queued
+/// all of it or 16 KiB (so the first read of 16 KiB or less comes back full, or with all there
+/// is). Returns the report and what the source still held.
+fn queued_tcp_relay(copier: Copier, data: &[u8], limit: Option<u64>) -> (io_copy::Report, Vec<u8>) {
+    let (client, mut relay_in) = tcp_pair();
+    let (mut relay_out, server) = tcp_pair();
+    let reader = drain(server);
+    let feeder = feed(client, data.to_vec());
+    queued(&relay_in, data.len().min(16 * 1024));
+    let report = match limit {
+        Some(n) => copier.copy_n(&mut relay_in, &mut relay_out, n),
+        None => copier.copy(&mut relay_in, &mut relay_out),
+    }
+    .expect("relay");
+    relay_out.shutdown(Shutdown::Write).unwrap();
+    feeder.join().unwrap();
+    let want = limit.map_or(data.len(), |n| n as usize);
+    assert_eq!(reader.join().unwrap(), &data[..want], "bytes");
+    assert_eq!(report.written(), want as u64, "count: {report}");
+    let mut rest = Vec::new();
+    relay_in.read_to_end(&mut rest).unwrap();
+    assert_eq!(
+        rest,
+        &data[want..],
+        "the source keeps what the copy did not take"
+    );
+    (report, rest)
+}
+
+/// A flow that never fills a first read (a request, a small response) takes `recv` and `send`
+/// and no relay pipe; at the default and at a first read set larger.
+#[rstest]
+fn small_socket_flow_takes_first_reads_only(
+    #[values(1, 4096, 16 * 1024 - 1)] len: usize,
+    #[values(None, Some(64 * 1024))] first_read: Option<usize>,
+) {
+    let copier = first_read.map_or(Copier::new(), |b| Copier::new().first_read(b));
+    let data = pattern(len, 11);
+    let (report, _) = queued_tcp_relay(copier, &data, None);
+    assert_eq!(report.main_path(), Some(Path::Buffered), "{report}");
+    assert_eq!(report.path_stats(Path::Splice).calls, 0, "{report}");
+    assert_eq!(report.pipe_size(), None, "no relay pipe: {report}");
+}
+
+/// A read that fills the first read hands the rest to the relay: the bulk of the bytes move by
+/// splice, exactly one first read's worth by the loop.
+#[rstest]
+fn full_first_read_hands_the_rest_to_the_relay(
+    #[values(16 * 1024, 4096)] first_read: usize,
+    #[values(16 * 1024 + 1, 100_000)] len: usize,
+) {
+    let copier = Copier::new().first_read(first_read);
+    let data = pattern(len, 12);
+    let (report, _) = queued_tcp_relay(copier, &data, None);
+    assert_eq!(
+        report.path_stats(Path::Buffered).bytes,
+        first_read as u64,
+        "{report}"
+    );
+    assert_eq!(
+        report.path_stats(Path::Splice).bytes,
+        (len - first_read) as u64,
+        "{report}"
+    );
+}
+
+/// Limits are exact through the first reads: below a first read the loop takes all, above it
+/// the relay takes what the first read left.
+#[rstest]
+#[case::below(5000, 0)]
+#[case::at(16 * 1024, 0)]
+#[case::above(20_000, 20_000 - 16 * 1024)]
+fn first_reads_keep_a_limit_exact(#[case] limit: u64, #[case] spliced: u64) {
+    let data = pattern(100_000, 13);
+    // small_copy(0): limits this small would take the loop at once.
+    let (report, rest) = queued_tcp_relay(Copier::new().small_copy(0), &data, Some(limit));
+    assert_eq!(rest.len() as u64, 100_000 - limit);
+    assert_eq!(report.path_stats(Path::Splice).bytes, spliced, "{report}");
+    assert_eq!(
+        report.path_stats(Path::Buffered).bytes,
+        limit - spliced,
+        "{report}"
+    );
+}
+
+/// Into a file too: a small flow takes the loop, and the file holds the bytes.
+#[test]
+fn small_socket_flow_into_a_file_takes_first_reads_only() {
+    let (mut client, mut src) = tcp_pair();
+    let data = pattern(3000, 14);
+    client.write_all(&data).unwrap();
+    drop(client);
+    let dir = tempfile::tempdir().unwrap();
+    let mut dst = File::create(dir.path().join("dst")).unwrap();
+    let report = Copier::new().copy(&mut src, &mut dst).unwrap();
+    assert_eq!(report.written(), 3000);
+    assert_eq!(report.main_path(), Some(Path::Buffered), "{report}");
+    assert_eq!(std::fs::read(dir.path().join("dst")).unwrap(), data);
 }

@@ -104,6 +104,13 @@ enum Dst {
     Vec,
 }
 
+/// The copier of the path tests: `Copier::new()` with `first_read(0)`, so a socket's bytes go
+/// to the relay from the first byte and the path is the chain table's (how many bytes the first
+/// reads take depends on how far the feeder has got). The first reads have their own tests.
+fn chain() -> Copier {
+    Copier::new().first_read(0)
+}
+
 /// The path the report must name (for a copy of `n` bytes that moves bytes), where the test
 /// determines it.
 fn expected_path(src: Src, dst: Dst, n: usize) -> Option<Path> {
@@ -384,7 +391,7 @@ fn every_source_into_tcp(
         let expect = expected_path(src, Dst::Tcp, n);
         run(
             flavor,
-            pair(src, Dst::Tcp, pattern(n, n as u64), Copier::new(), expect),
+            pair(src, Dst::Tcp, pattern(n, n as u64), chain(), expect),
         );
     }
 }
@@ -409,7 +416,7 @@ fn file_and_tcp_into_every_sink(
         let expect = expected_path(src, dst, n);
         run(
             flavor,
-            pair(src, dst, pattern(n, n as u64 + 1), Copier::new(), expect),
+            pair(src, dst, pattern(n, n as u64 + 1), chain(), expect),
         );
     }
 }
@@ -455,6 +462,62 @@ fn plain_copy_returns_the_count() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// First reads: a socket's bytes by recv and send until a read comes back full
+
+/// Waits until `len` bytes are queued to be read on `s` (FIONREAD).
+async fn queued(s: &impl std::os::fd::AsRawFd, len: usize) {
+    for _ in 0..10_000 {
+        let mut n: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one c_int through a pointer that is valid for the call.
+        let r = unsafe { libc::ioctl(s.as_raw_fd(), libc::FIONREAD, &mut n) };
+        assert_eq!(r, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+        if n as usize >= len {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("{len} bytes never arrived");
+}
+
+/// A small flow takes the loop and no pipe; a bulk one moves one full first read by the loop
+/// and the rest by splice, also across the copy's later rounds (3 MiB is three rounds; the
+/// first starts with 16 KiB or more queued).
+#[rstest]
+fn first_reads_then_the_relay(
+    #[values(Flavor::CurrentThread, Flavor::MultiThread)] flavor: Flavor,
+    #[values(1, 4096, 16 * 1024 - 1, 100_000, 3 << 20)] len: usize,
+) {
+    let rep = run(flavor, async move {
+        let data = pattern(len, 21);
+        let (far, mut r) = tcp_pair().await;
+        let (mut w, out) = tcp_pair().await;
+        let f = feed(far, data.clone());
+        let got = drain(out);
+        queued(&r, len.min(16 * 1024)).await;
+        let rep = aio::copy_with(&Copier::new(), &mut r, &mut w)
+            .await
+            .unwrap();
+        drop(w);
+        f.await.unwrap();
+        assert!(got.await.unwrap() == data, "bytes");
+        assert_eq!(rep.written(), len as u64, "{rep}");
+        rep
+    });
+    if len < 16 * 1024 {
+        assert_eq!(rep.main_path(), Some(Path::Buffered), "{rep}");
+        assert_eq!(rep.path_stats(Path::Splice).calls, 0, "{rep}");
+        assert_eq!(rep.pipe_size(), None, "{rep}");
+    } else {
+        assert_eq!(rep.path_stats(Path::Buffered).bytes, 16 * 1024, "{rep}");
+        assert_eq!(
+            rep.path_stats(Path::Splice).bytes,
+            len as u64 - 16 * 1024,
+            "{rep}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Errnos injected through the seam (per thread: the current-thread runtime)
 
 /// A fallback errno at the first call and after progress: the copy goes on down the chain with
@@ -488,7 +551,7 @@ fn injected_errnos_fall_back_or_fail_exactly(
     fault::inject(call, script);
     let rep = run(
         Flavor::CurrentThread,
-        pair(src, dst, data.clone(), Copier::new(), None),
+        pair(src, dst, data.clone(), chain(), None),
     );
     fault::clear();
     let left = rep

@@ -28,7 +28,7 @@
 //! | pipe                | anything                      | read/write, half the pipe per read      |
 //! | pipe, with [`Copier::splice_from_pipe`] | file, stream socket, pipe | splice → read/write   |
 //! | stream socket       | pipe                          | splice → read/write                     |
-//! | stream socket       | stream socket, regular file   | splice through a pooled pipe → read/write |
+//! | stream socket       | stream socket, regular file   | read/write while reads come back short of [`Copier::first_read`], then splice through a pooled pipe → read/write |
 //! | anything else       | anything                      | read/write                              |
 //!
 //! Every kernel call passes null offsets (or, for [`Copier::copy_range`] and
@@ -105,6 +105,7 @@
 //! [`Copier::copy_range`]: crate::Copier::copy_range
 //! [`Copier::splice_from_pipe`]: crate::Copier::splice_from_pipe
 //! [`Copier::small_copy`]: crate::Copier::small_copy
+//! [`Copier::first_read`]: crate::Copier::first_read
 //! [`Copier::pipe_size`]: crate::Copier::pipe_size
 //! [`Copier::grow_buffers`]: crate::Copier::grow_buffers
 //! [`Copier::copy_at`]: crate::Copier::copy_at
@@ -451,7 +452,17 @@ pub(crate) fn copy_fds(
         // direct splice between two ends that can both answer EAGAIN would not say which one
         // did: drained only into the empty relay pipe (an EAGAIN is the source's) and pumped
         // only out of the relay pipe holding bytes (an EAGAIN is the sink's).
-        spliceable() && relay(t, policy(c.splice), &e)?
+        spliceable() && {
+            let reason = policy(c.splice);
+            let relay_rest = e.s.kind != Kind::Socket
+                || c.first_read == 0
+                || reason.is_some()
+                || t.proven(Path::Splice)
+                || missing::get(Path::Splice)
+                || !first_reads(t, &e)?;
+            // Ended by the first reads: the copy is done.
+            !relay_rest || relay(t, reason, &e)?
+        }
     } else {
         false
     };
@@ -707,6 +718,28 @@ fn grow_sink(t: &mut Transfer<'_>, e: &Ends<'_>) {
     if let Some(size) = grown {
         t.report_mut().set_grown_sink(size);
     }
+}
+
+/// Before a socket's bytes are relayed through a pipe: reads of at most
+/// [`Copier::first_read`] bytes into the loop's buffer, each written before the next, while they
+/// come back short of it. Two splices cost more than a `recv` and a `send` of a few KiB (a
+/// request, a small response, interactive traffic), and such a flow never fills the read; a
+/// bulk flow does at once, and the relay takes the rest. `Ok(true)`: the source ended or the
+/// limit was reached.
+///
+/// [`Copier::first_read`]: crate::Copier::first_read
+fn first_reads(t: &mut Transfer<'_>, e: &Ends<'_>) -> io::Result<bool> {
+    let mut input = FdIn {
+        rewind: Some(false),
+        socket: true,
+        ..FdIn::plain(e.src)
+    };
+    let mut output = FdOut {
+        fd: e.dst,
+        socket: e.d.kind == Kind::Socket,
+    };
+    let first = t.copier().first_read;
+    crate::pump::pump_while_short(t, &mut input, &mut output, first)
 }
 
 /// Splices from a socket into a pooled pipe and from the pipe into the sink, round by round,
