@@ -5,6 +5,7 @@
 //! cargo run --release --example tour                  # the tour, about a minute
 //! cargo run --release --example tour -- --repeat 3    # each cell the median of three tours
 //! cargo run --release --example tour -- --servers     # only examples/serve and proxy under wrk
+//! cargo run --release --example tour -- --only tokio   # only the tokio relays
 //! ```
 //!
 //! For each pair and size it prints the path io_copy's [`Report`](io_copy::Report) names (and
@@ -12,7 +13,9 @@
 //! counted), the throughput of io_copy, of std and of Go, and io_copy's ratio to each. Then the
 //! same pipe and socket pairs with their far ends on threads of the measuring process, the CPU
 //! the relay thread spent per GiB, and a "seed comparison": the ways to move a file into a pipe
-//! or a socket by hand, with their syscalls and context switches per copy.
+//! or a socket by hand, with their syscalls and context switches per copy. Last, relays on
+//! tokio: `io_copy::tokio` against tokio's own `copy` and `copy_bidirectional` and against
+//! tokio-splice2 (see `relays.rs`).
 //!
 //! # What is timed
 //!
@@ -44,6 +47,8 @@
 mod go;
 #[cfg(target_os = "linux")]
 mod pairs;
+#[cfg(target_os = "linux")]
+mod relays;
 #[cfg(target_os = "linux")]
 mod servers;
 #[cfg(target_os = "linux")]
@@ -153,7 +158,7 @@ mod tour {
             "usage: cargo run --release --example tour [-- [--repeat N] [--only PAIR] [--servers]]"
         );
         eprintln!("  --repeat N   each cell the median of N tours");
-        eprintln!("  --only PAIR  only the pairs whose name contains PAIR (FileFile, TcpTcp, MemVec, ...)");
+        eprintln!("  --only PAIR  only the pairs whose name contains PAIR (FileFile, TcpTcp, MemVec, ...; tokio: the tokio relays)");
         eprintln!(
             "  --servers    only examples/serve and examples/proxy under wrk, beside std and nginx"
         );
@@ -274,7 +279,7 @@ mod tour {
     }
 
     /// Puts each tour's cells in the order of the keys of all of them.
-    fn align(tours: Vec<Vec<(String, Cell)>>) -> Vec<Vec<Cell>> {
+    fn align<C: Clone>(tours: Vec<Vec<(String, C)>>) -> Vec<Vec<C>> {
         let mut keys: Vec<String> = Vec::new();
         for t in &tours {
             for (k, _) in t {
@@ -372,6 +377,24 @@ mod tour {
             }
             return;
         }
+        if opts.only.as_deref() == Some("tokio") {
+            let mut problems = Vec::new();
+            let tours: Vec<_> = (1..=opts.repeat)
+                .map(|run| {
+                    let label = match opts.repeat {
+                        1 => String::new(),
+                        r => format!("[tour {run}/{r}] "),
+                    };
+                    crate::relays::tour(&progress, &label, &mut problems)
+                })
+                .collect();
+            progress.done();
+            crate::relays::print(&align(tours));
+            for p in &problems {
+                println!("skipped: {p}");
+            }
+            return;
+        }
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
@@ -387,7 +410,8 @@ mod tour {
             label: String::new(),
             only: opts.only.clone(),
         };
-        let (mut main_tours, mut thread_tours) = (Vec::new(), Vec::new());
+        let (mut main_tours, mut thread_tours, mut tokio_tours) =
+            (Vec::new(), Vec::new(), Vec::new());
         for run in 1..=opts.repeat {
             let run = if opts.repeat > 1 {
                 format!("[tour {run}/{}] ", opts.repeat)
@@ -398,6 +422,9 @@ mod tour {
             main_tours.push(tour_table(&mut ctx, PAIRS, Far::Process));
             ctx.label = format!("{run}in-process: ");
             thread_tours.push(tour_table(&mut ctx, IN_PROCESS, Far::Thread));
+            if opts.only.is_none() {
+                tokio_tours.push(crate::relays::tour(&progress, &run, ctx.problems));
+            }
         }
         let seed_lines = if ctx.only.is_some() {
             Vec::new()
@@ -486,6 +513,9 @@ mod tour {
             for l in &seed_lines {
                 println!("{l}");
             }
+        }
+        if !tokio_tours.is_empty() {
+            crate::relays::print(&align(tokio_tours));
         }
         for p in &problems {
             println!("skipped: {p}");

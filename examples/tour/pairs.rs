@@ -19,6 +19,15 @@
 //! - `expect <bytes> <verify>` (drainer): reads exactly that many bytes, or to the end of the
 //!   stream, and replies `<bytes read> <checksum>` (the checksum of all of them when `verify` is
 //!   1, else 0).
+//! - `connect <bytes> <count>` (client, whose descriptor 1 is a listening socket it only reads
+//!   the address of): that many times, one after the other, connects to that address, writes
+//!   that many bytes of [`pattern`], shuts its write half down and reads to the end of the
+//!   stream; replies `<bytes read back>` after the last.
+//! - `accept <bytes> <count> <verify>` (server, whose descriptor 0 is a listening socket): that
+//!   many times, accepts a connection and reads it to its end, then closes it; replies
+//!   `<bytes read> <checksum>` over all of them (the checksum only with `verify` 1 and one
+//!   connection, else 0). A client and a server are the ends of a relay that takes one
+//!   connection per copy, as a proxy does.
 //!
 //! A far end exits at the end of its control socket. It clears `O_NONBLOCK` on its data
 //! descriptor first: Go's sockets and pipes are non-blocking, and the far end reads and writes
@@ -159,6 +168,12 @@ pub fn far_end_main_if_asked() {
         "drain" => fd(io::stdin().as_fd())
             .and_then(|data| Ok((data, fd(io::stdout().as_fd())?)))
             .and_then(|(data, control)| drainer_loop(data, control)),
+        "client" => fd(io::stdout().as_fd())
+            .and_then(|data| Ok((data, fd(io::stdin().as_fd())?)))
+            .and_then(|(data, control)| client_loop(data.into(), control)),
+        "server" => fd(io::stdin().as_fd())
+            .and_then(|data| Ok((data, fd(io::stdout().as_fd())?)))
+            .and_then(|(data, control)| server_loop(data.into(), control)),
         other => Err(io::Error::other(format!(
             "{FAR_END_ENV}={other}: want feed or drain"
         ))),
@@ -231,6 +246,154 @@ fn drainer_loop(mut data: File, control: File) -> io::Result<()> {
     Ok(())
 }
 
+/// The address a listening socket, TCP or Unix, was bound to.
+enum Address {
+    Tcp(std::net::SocketAddr),
+    Unix(PathBuf),
+}
+
+fn listening_address(listener: &OwnedFd) -> io::Result<Address> {
+    let addr = socket2::SockRef::from(listener).local_addr()?;
+    if let Some(a) = addr.as_socket() {
+        return Ok(Address::Tcp(a));
+    }
+    match addr.as_pathname() {
+        Some(path) => Ok(Address::Unix(path.to_path_buf())),
+        None => Err(io::Error::other(
+            "the client's socket has no TCP or Unix path address",
+        )),
+    }
+}
+
+/// Writes `n` bytes of [`pattern`], shuts the write half down and reads to the end: bytes read.
+fn client_exchange<S: Read + Write>(
+    mut s: S,
+    shutdown: impl FnOnce(&S) -> io::Result<()>,
+    mut left: u64,
+    buf: &mut [u8],
+) -> io::Result<u64> {
+    while left > 0 {
+        let chunk = &pattern()[..left.min(PATTERN_LEN as u64) as usize];
+        s.write_all(chunk)?;
+        left -= chunk.len() as u64;
+    }
+    shutdown(&s)?;
+    let mut back = 0u64;
+    loop {
+        match s.read(buf) {
+            Ok(0) => return Ok(back),
+            Ok(k) => back += k as u64,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn client_loop(listener: OwnedFd, control: File) -> io::Result<()> {
+    let address = listening_address(&listener)?;
+    drop(listener);
+    let mut replies = control.try_clone()?;
+    let mut buf = vec![0u8; 64 * 1024];
+    for line in BufReader::new(control).lines() {
+        let line = line?;
+        let (n, count): (u64, u64) = match line.split_whitespace().collect::<Vec<_>>()[..] {
+            ["connect", n, k] => (
+                n.parse().map_err(io::Error::other)?,
+                k.parse().map_err(io::Error::other)?,
+            ),
+            _ => return Err(io::Error::other(format!("unknown command {line:?}"))),
+        };
+        let mut back = 0;
+        for _ in 0..count {
+            back += match &address {
+                Address::Tcp(a) => {
+                    let s = TcpStream::connect(a)?;
+                    s.set_nodelay(true)?;
+                    client_exchange(s, |s| s.shutdown(std::net::Shutdown::Write), n, &mut buf)?
+                }
+                Address::Unix(p) => client_exchange(
+                    UnixStream::connect(p)?,
+                    |s| s.shutdown(std::net::Shutdown::Write),
+                    n,
+                    &mut buf,
+                )?,
+            };
+        }
+        writeln!(replies, "{back}")?;
+    }
+    Ok(())
+}
+
+/// Reads `s` to its end into `sum` (when given): bytes read.
+fn read_to_end_counted(
+    mut s: impl Read,
+    buf: &mut [u8],
+    mut sum: Option<&mut Checksum>,
+) -> io::Result<u64> {
+    let mut got = 0u64;
+    loop {
+        match s.read(buf) {
+            Ok(0) => return Ok(got),
+            Ok(k) => {
+                got += k as u64;
+                if let Some(sum) = sum.as_deref_mut() {
+                    sum.add(&buf[..k]);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn server_loop(listener: OwnedFd, control: File) -> io::Result<()> {
+    let unix = matches!(listening_address(&listener)?, Address::Unix(_));
+    let tcp = (!unix)
+        .then(|| listener.try_clone().map(TcpListener::from))
+        .transpose()?;
+    let local = unix.then(|| std::os::unix::net::UnixListener::from(listener));
+    for l in tcp.iter() {
+        blocking_socket(l.as_fd())?;
+    }
+    for l in local.iter() {
+        blocking_socket(l.as_fd())?;
+    }
+    let mut replies = control.try_clone()?;
+    let mut buf = vec![0u8; 256 * 1024];
+    for line in BufReader::new(control).lines() {
+        let line = line?;
+        let (n, count, verify): (u64, u64, bool) =
+            match line.split_whitespace().collect::<Vec<_>>()[..] {
+                ["accept", n, k, v] => (
+                    n.parse().map_err(io::Error::other)?,
+                    k.parse().map_err(io::Error::other)?,
+                    v == "1",
+                ),
+                _ => return Err(io::Error::other(format!("unknown command {line:?}"))),
+            };
+        let verify = verify && count == 1;
+        let mut sum = Checksum::new(n);
+        let mut got = 0u64;
+        for _ in 0..count {
+            let s = verify.then_some(&mut sum);
+            got += match (&tcp, &local) {
+                (Some(l), _) => read_to_end_counted(l.accept()?.0, &mut buf, s)?,
+                (_, Some(l)) => read_to_end_counted(l.accept()?.0, &mut buf, s)?,
+                _ => unreachable!("a listener of one kind"),
+            };
+        }
+        let sum = if verify && got == n { sum.finish() } else { 0 };
+        writeln!(replies, "{got} {sum}")?;
+    }
+    Ok(())
+}
+
+fn blocking_socket(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(fd)?;
+    rustix::fs::fcntl_setfl(fd, flags - rustix::fs::OFlags::NONBLOCK)?;
+    Ok(())
+}
+
 /// A running far end: its control socket, and the process or thread behind it.
 pub struct FarEnd {
     control: BufReader<UnixStream>,
@@ -243,6 +406,8 @@ pub struct FarEnd {
 enum Role {
     Feed,
     Drain,
+    Client,
+    Server,
 }
 
 impl FarEnd {
@@ -256,6 +421,16 @@ impl FarEnd {
         FarEnd::start(Role::Drain, data.into(), far)
     }
 
+    /// A client connecting to the address `listener` is bound to, once per copy.
+    pub fn client(listener: impl Into<OwnedFd>, far: Far) -> io::Result<FarEnd> {
+        FarEnd::start(Role::Client, listener.into(), far)
+    }
+
+    /// A server accepting connections on `listener`.
+    pub fn server(listener: impl Into<OwnedFd>, far: Far) -> io::Result<FarEnd> {
+        FarEnd::start(Role::Server, listener.into(), far)
+    }
+
     fn start(role: Role, data: OwnedFd, far: Far) -> io::Result<FarEnd> {
         let (near, there) = UnixStream::pair()?;
         match far {
@@ -263,17 +438,19 @@ impl FarEnd {
                 let mut cmd = far_end_command(role);
                 let (data, there) = (Stdio::from(data), Stdio::from(OwnedFd::from(there)));
                 match role {
-                    Role::Feed => cmd.stdout(data).stdin(there),
-                    Role::Drain => cmd.stdin(data).stdout(there),
+                    Role::Feed | Role::Client => cmd.stdout(data).stdin(there),
+                    Role::Drain | Role::Server => cmd.stdin(data).stdout(there),
                 };
                 let child = cmd.spawn()?;
                 Ok(FarEnd::new(near, Some(child), None))
             }
             Far::Thread => {
-                let (data, there) = (File::from(data), File::from(OwnedFd::from(there)));
+                let there = File::from(OwnedFd::from(there));
                 let thread = thread::spawn(move || match role {
-                    Role::Feed => feeder_loop(data, there),
-                    Role::Drain => drainer_loop(data, there),
+                    Role::Feed => feeder_loop(data.into(), there),
+                    Role::Drain => drainer_loop(data.into(), there),
+                    Role::Client => client_loop(data, there),
+                    Role::Server => server_loop(data, there),
                 });
                 Ok(FarEnd::new(near, None, Some(thread)))
             }
@@ -331,7 +508,27 @@ impl FarEnd {
         self.send(&format!("expect {total} {}", u8::from(verify)))
     }
 
-    /// Drainer: waits for the answer to [`FarEnd::expect`]: bytes read and their checksum.
+    /// Client: `count` connections, each writing `n` bytes.
+    pub fn connect(&mut self, n: u64, count: u64) -> io::Result<()> {
+        self.send(&format!("connect {n} {count}"))
+    }
+
+    /// Server: accepts `count` connections, each read to its end, expected to hold `n` bytes.
+    pub fn accept(&mut self, n: u64, count: u64, verify: bool) -> io::Result<()> {
+        self.send(&format!("accept {n} {count} {}", u8::from(verify)))
+    }
+
+    /// Client: waits for the answer to [`FarEnd::connect`]: the bytes read back.
+    pub fn wait_client(&mut self) -> io::Result<u64> {
+        let mut line = String::new();
+        self.control.read_line(&mut line)?;
+        line.trim()
+            .parse()
+            .map_err(|_| io::Error::other(format!("the client answered {line:?}")))
+    }
+
+    /// Drainer or server: waits for the answer to [`FarEnd::expect`] or [`FarEnd::accept`]:
+    /// bytes read and their checksum.
     pub fn wait(&mut self) -> io::Result<(u64, u64)> {
         let mut line = String::new();
         self.control.read_line(&mut line)?;
@@ -368,6 +565,8 @@ fn far_end_command(role: Role) -> Command {
         match role {
             Role::Feed => "feed",
             Role::Drain => "drain",
+            Role::Client => "client",
+            Role::Server => "server",
         },
     )
     .stderr(Stdio::inherit());

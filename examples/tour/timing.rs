@@ -52,18 +52,28 @@ impl Tally {
             *self.calls.get_or_insert(0) += n;
         }
         if let Some(r) = &c.report {
-            for (p, s) in r.paths() {
-                *self.path_calls.entry(p).or_default() += s.calls;
+            self.add_paths(r);
+        }
+    }
+
+    /// Counts a copy that `r` reports.
+    pub fn add_report(&mut self, r: &io_copy::Report) {
+        self.copies += 1;
+        self.add_paths(r);
+    }
+
+    fn add_paths(&mut self, r: &io_copy::Report) {
+        for (p, s) in r.paths() {
+            *self.path_calls.entry(p).or_default() += s.calls;
+        }
+        if let Some(p) = r.main_path() {
+            if !self.main_paths.contains(&p) {
+                self.main_paths.push(p);
             }
-            if let Some(p) = r.main_path() {
-                if !self.main_paths.contains(&p) {
-                    self.main_paths.push(p);
-                }
-            }
-            for f in r.fallbacks() {
-                if !self.fallbacks.contains(&(f.from, f.reason)) {
-                    self.fallbacks.push((f.from, f.reason));
-                }
+        }
+        for f in r.fallbacks() {
+            if !self.fallbacks.contains(&(f.from, f.reason)) {
+                self.fallbacks.push((f.from, f.reason));
             }
         }
     }
