@@ -1,5 +1,5 @@
 //! The examples under real clients: `examples/serve.rs` under curl and ab, `examples/proxy.rs`
-//! in front of nginx, socat and iperf3. Each server listens on 127.0.0.1 only, on a port the
+//! and `examples/tokio_proxy.rs` in front of nginx, socat and iperf3. Each server listens on 127.0.0.1 only, on a port the
 //! kernel picks, and each load is bounded in count and time.
 //!
 //! The examples are the binaries `cargo test` builds beside this one (`target/*/examples/`).
@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rstest::rstest;
 use util::{have_program, pattern, require, scratch};
 
 /// An example's binary, built by `cargo test` next to the test binaries.
@@ -386,8 +387,9 @@ fn have_nginx() -> bool {
     have_program("nginx") || Path::new("/usr/sbin/nginx").is_file()
 }
 
-#[test]
-fn proxy_to_nginx_matches_by_sha256_needs_nginx_curl() {
+/// For each proxy: `examples/proxy.rs` (threads) and `examples/tokio_proxy.rs`.
+#[rstest]
+fn proxy_to_nginx_matches_by_sha256_needs_nginx_curl(#[values("proxy", "tokio_proxy")] name: &str) {
     const TEST: &str = "proxy_to_nginx_matches_by_sha256_needs_nginx_curl";
     if !require(have_nginx(), TEST, "nginx") || !require(have_program("curl"), TEST, "curl") {
         return;
@@ -396,7 +398,7 @@ fn proxy_to_nginx_matches_by_sha256_needs_nginx_curl() {
     let prefix = scratch();
     let (_nginx, port) = nginx(dir.path(), prefix.path());
     let upstream = format!("127.0.0.1:{port}");
-    let proxy = start("proxy", &["127.0.0.1:0", &upstream, "--quiet"]);
+    let proxy = start(name, &["127.0.0.1:0", &upstream, "--quiet"]);
     let tmp = scratch();
     // The first connection leaves the relay pipe of its response in the proxy's pool: the
     // baseline. (A request, a few hundred bytes, takes recv and send, and no pipe.)
@@ -413,8 +415,9 @@ fn proxy_to_nginx_matches_by_sha256_needs_nginx_curl() {
 
 /// A client sends, shuts down its write side and reads the echo: through the proxy to
 /// `socat … EXEC:cat`, every byte comes back, and the proxy's descriptors come back too.
-#[test]
-fn proxy_half_close_echo_needs_socat() {
+/// For each proxy: `examples/proxy.rs` (threads) and `examples/tokio_proxy.rs`.
+#[rstest]
+fn proxy_half_close_echo_needs_socat(#[values("proxy", "tokio_proxy")] name: &str) {
     if !require(
         have_program("socat"),
         "proxy_half_close_echo_needs_socat",
@@ -427,7 +430,7 @@ fn proxy_half_close_echo_needs_socat() {
     let _echo = spawn_tool("socat", &[&listen, "EXEC:cat"]);
     wait_listening(port);
     let proxy = start(
-        "proxy",
+        name,
         &["127.0.0.1:0", &format!("127.0.0.1:{port}"), "--quiet"],
     );
     let idle = proxy.settles_to(0, 1);
@@ -466,8 +469,9 @@ fn proxy_half_close_echo_needs_socat() {
     );
 }
 
-#[test]
-fn proxy_carries_iperf3_needs_iperf3() {
+/// For each proxy: `examples/proxy.rs` (threads) and `examples/tokio_proxy.rs`.
+#[rstest]
+fn proxy_carries_iperf3_needs_iperf3(#[values("proxy", "tokio_proxy")] name: &str) {
     if !require(
         have_program("iperf3"),
         "proxy_carries_iperf3_needs_iperf3",
@@ -481,7 +485,7 @@ fn proxy_carries_iperf3_needs_iperf3() {
     let _server = spawn_tool("iperf3", &["-s", "-B", "127.0.0.1", "-p", &port_s]);
     wait_listening(port);
     let proxy = start(
-        "proxy",
+        name,
         &["127.0.0.1:0", &format!("127.0.0.1:{port}"), "--quiet"],
     );
     let baseline = proxy.settles_to(0, 1);
@@ -495,7 +499,8 @@ fn proxy_carries_iperf3_needs_iperf3() {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or_else(|| panic!("no received rate in iperf3's report:\n{out}"));
     assert!(bits > 0.0, "iperf3 moved nothing through the proxy");
-    eprintln!("iperf3 through the proxy: {:.2} Gbit/s", bits / 1e9);
+    let gbit = bits / 1e9;
+    eprintln!("iperf3 through {name}: {gbit:.2} Gbit/s");
     // iperf3's control and data connections ran at once: four directions, whose relay pipes
     // (two descriptors each) stay in the pool.
     let fds = proxy.settles_to(baseline + 8, 10);
