@@ -22,9 +22,14 @@
 //! | source \ sink | `TcpStream`, `UnixStream` (and halves) | `pipe::Sender`, `ChildStdin` | `fs::File` (regular) | other |
 //! |---|---|---|---|---|
 //! | `fs::File` (regular) | sendfile | sendfile | copy_file_range, on a blocking thread from 64 KiB | buffered |
-//! | `TcpStream`, `UnixStream` (and halves) | splice through a pooled pipe | splice through a pooled pipe | splice through a pooled pipe | buffered |
+//! | `TcpStream`, `UnixStream` (and halves) | splice through a pooled pipe, after first reads | splice through a pooled pipe | splice through a pooled pipe, after first reads | buffered |
 //! | `pipe::Receiver`, `ChildStdout`, `ChildStderr` | read/write loop, half the pipe per read (splice through a pooled pipe with [`Copier::splice_from_pipe`]) | the same | splice (read/write loop by default) | buffered |
 //! | other | buffered | buffered | buffered | buffered |
+//!
+//! "After first reads": a socket's bytes bound for a socket or a file go by `recv`/`send` while
+//! each read comes back short of [`Copier::first_read`] (16 KiB), as a request or a small
+//! response does; the first full read hands the rest to the relay, and the copy's later rounds
+//! relay at once.
 //!
 //! tokio exposes no readiness for child stdio: on its first `EAGAIN` such an end is registered
 //! with the reactor through a duplicate of its descriptor (`pipe::Sender::from_owned_fd`), for
