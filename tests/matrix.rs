@@ -615,9 +615,21 @@ struct Facts {
     /// from its position into a sink that is a `File` (bare, buffered, boxed or counted), with
     /// the path allowed and not known missing.
     file_first: bool,
-    /// That first copy_file_range of a copy of a file onto itself asks for overlapping ranges,
-    /// which the kernel refuses.
-    same_overlap: bool,
+    /// Where that first copy_file_range of a copy of a file onto itself reads and writes
+    /// (source and sink positions): the kernel refuses it when the ranges of the length it is
+    /// asked for overlap (a seam's short count shortens them).
+    same_ranges: Option<(u64, u64)>,
+}
+
+impl Facts {
+    /// Whether a copy_file_range of `len` bytes at `same_ranges`, shortened to the `avail`
+    /// bytes the source has left, asks for overlapping ranges.
+    fn same_overlap(&self, len: u64, avail: u64) -> bool {
+        self.same_ranges.is_some_and(|(pos_in, pos_out)| {
+            let count = len.min(avail);
+            pos_out + count > pos_in && pos_out < pos_in + count
+        })
+    }
 }
 
 /// An inclusive range of byte counts.
@@ -852,7 +864,7 @@ impl Sim<'_> {
             // overlapping ranges of one file.
             Hop::Cfr if self.f.dst != Kind::Regular => Answer::Errno(libc::EINVAL),
             Hop::Cfr if self.f.append => Answer::Errno(libc::EBADF),
-            Hop::Cfr if self.f.same_overlap => Answer::Errno(libc::EINVAL),
+            Hop::Cfr if self.f.same_overlap(len, self.avail) => Answer::Errno(libc::EINVAL),
             Hop::Cfr => self.f.cfr,
             Hop::Sendfile => self.f.sendfile,
             _ => Answer::Moves,
@@ -2530,11 +2542,7 @@ fn run_case(case: &Case) {
         && !matches!(case.inject, Inject::EnosysEarlier(Syscall::CopyFileRange))
         && kernel_checks_cfr_ranges();
     // The kernel shortens the first call to the source's end before it compares the ranges.
-    let same_overlap = same && file_first && {
-        let (pos_in, pos_out) = (start + pre, sink_pos);
-        let count = limit_for_model.min(avail).min(case.knobs.chunk as u64);
-        pos_out + count > pos_in && pos_out < pos_in + count
-    };
+    let same_ranges = (same && file_first).then_some((start + pre, sink_pos));
     // "A regular-file source is moved back over the bytes not written": read through its
     // descriptor (also by a wrapper that hands the copy to its file), or at an offset
     // (copy_range, which takes nothing from the file's position), the crate can give bytes
@@ -2581,7 +2589,7 @@ fn run_case(case: &Case) {
         ends_at_size: matches!(case.src, Src::File(_))
             && (matches!(run, RunOp::Range { .. } | RunOp::At { .. }) || (start == 0 && pre == 0)),
         file_first,
-        same_overlap,
+        same_ranges,
     };
     let resolved = Resolved {
         start,
