@@ -49,8 +49,13 @@ thread_local! {
 pub(crate) enum Buffer<'a> {
     Unset,
     Caller(&'a mut [u8]),
+    /// [`BUFFER_ALIGN`] bytes more than the loop's buffer, which is the aligned part of it.
     Owned(Box<[u8]>),
 }
+
+/// The alignment of the loop's own buffer: a page, as reads and writes of files opened with
+/// `O_DIRECT` need it.
+const BUFFER_ALIGN: usize = 4096;
 
 /// One copy in flight: its policy, the bytes it may still read, and its [`Report`] so far.
 ///
@@ -309,10 +314,12 @@ impl<'a> Transfer<'a> {
                 let size = self.copier.buffer_size;
                 let spare = SPARE_BUFFER.with(Cell::take);
                 match spare {
-                    Some(b) if b.len() == size => Buffer::Owned(b),
+                    Some(b) if b.len() == size.saturating_add(BUFFER_ALIGN) => Buffer::Owned(b),
                     other => {
                         SPARE_BUFFER.with(|c| c.set(other));
-                        Buffer::Owned(vec![0u8; size].into_boxed_slice())
+                        Buffer::Owned(
+                            vec![0u8; size.saturating_add(BUFFER_ALIGN)].into_boxed_slice(),
+                        )
                     }
                 }
             }
@@ -379,7 +386,11 @@ impl Buffer<'_> {
         match self {
             Buffer::Unset => &mut [],
             Buffer::Caller(b) => b,
-            Buffer::Owned(b) => b,
+            Buffer::Owned(b) => {
+                let size = b.len() - BUFFER_ALIGN;
+                let pad = b.as_ptr().align_offset(BUFFER_ALIGN).min(BUFFER_ALIGN);
+                &mut b[pad..pad + size]
+            }
         }
     }
 }

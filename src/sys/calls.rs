@@ -204,6 +204,46 @@ pub(crate) fn is_append(fd: BorrowedFd<'_>) -> bool {
     rustix::fs::fcntl_getfl(fd).is_ok_and(|f| f.contains(rustix::fs::OFlags::APPEND))
 }
 
+/// The alignment assumed for `O_DIRECT` positions: a read at a position off it that the file
+/// refused goes through the page cache only to the next multiple (4 KiB: the logical block
+/// size of nearly every device, and a multiple of the others').
+pub(crate) const DIRECT_ALIGN: u64 = 4096;
+
+/// Runs `f` with `O_DIRECT` cleared on `fd`'s open file description and sets it back after,
+/// when `fd` has it (`fcntl(F_GETFL)`, `F_SETFL`); `None` when it has not. For a read or write
+/// that `O_DIRECT` refused with `EINVAL` (a buffer, length or position off its alignment), so
+/// that it goes through the page cache instead.
+///
+/// Other users of the same open file description see the flag cleared for the duration of the
+/// call. A failure to set it back is not reported: the call's bytes moved, and its result is
+/// what the count needs.
+#[cfg(target_os = "linux")]
+pub(crate) fn without_direct<T>(
+    fd: BorrowedFd<'_>,
+    f: impl FnOnce() -> io::Result<T>,
+) -> Option<io::Result<T>> {
+    use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
+    let flags = fcntl_getfl(fd).ok()?;
+    if !flags.contains(OFlags::DIRECT) {
+        return None;
+    }
+    if let Err(e) = fcntl_setfl(fd, flags - OFlags::DIRECT) {
+        return Some(Err(e.into()));
+    }
+    let res = f();
+    let _ = fcntl_setfl(fd, flags);
+    Some(res)
+}
+
+/// Elsewhere `O_DIRECT` is not asked about: `None`.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn without_direct<T>(
+    _fd: BorrowedFd<'_>,
+    _f: impl FnOnce() -> io::Result<T>,
+) -> Option<io::Result<T>> {
+    None
+}
+
 #[cfg(kernel_paths)]
 pub(crate) use linux::*;
 

@@ -40,16 +40,33 @@ impl Input for FdIn<'_> {
     fn read_into(&mut self, t: &mut Transfer<'_>, buf: &mut [u8]) -> io::Result<usize> {
         let len = self.max_read.min(buf.len());
         let buf = &mut buf[..len];
-        let (fd, socket) = (self.fd, self.socket);
-        match t.src_off {
-            Some(off) => {
-                let n = t.io(End::Source, || calls::pread(fd, buf, off))?;
-                t.src_off = Some(off + n as u64);
-                Ok(n)
+        let (fd, socket, off) = (self.fd, self.socket, t.src_off);
+        let read = |buf: &mut [u8]| match off {
+            Some(off) => calls::pread(fd, buf, off),
+            None if socket => calls::recv(fd, buf),
+            None => calls::read(fd, buf),
+        };
+        let n = match t.io(End::Source, || read(buf)) {
+            Err(e) if !socket && is_einval(&e) => {
+                // O_DIRECT refused the read: through the page cache, and from a position off
+                // the alignment only to the next boundary, so the next read is aligned again.
+                let pos = off.or_else(|| calls::seek_cur(fd, 0).ok());
+                let head = pos.map_or(0, |p| p % calls::DIRECT_ALIGN);
+                let len = match head {
+                    0 => buf.len(),
+                    h => buf.len().min((calls::DIRECT_ALIGN - h) as usize),
+                };
+                match calls::without_direct(fd, || t.io(End::Source, || read(&mut buf[..len]))) {
+                    Some(res) => res?,
+                    None => return Err(e),
+                }
             }
-            None if socket => t.io(End::Source, || calls::recv(fd, buf)),
-            None => t.io(End::Source, || calls::read(fd, buf)),
+            res => res?,
+        };
+        if let Some(off) = off {
+            t.src_off = Some(off + n as u64);
         }
+        Ok(n)
     }
 
     fn unread(&mut self, t: &mut Transfer<'_>, n: usize) -> bool {
@@ -80,17 +97,32 @@ impl<'a> FdOut<'a> {
 
 impl Output for FdOut<'_> {
     fn write_from(&mut self, t: &mut Transfer<'_>, buf: &[u8]) -> io::Result<usize> {
-        let (fd, socket) = (self.fd, self.socket);
-        match t.dst_off {
-            Some(off) => {
-                let n = t.io(End::Sink, || calls::pwrite(fd, buf, off))?;
-                t.dst_off = Some(off + n as u64);
-                Ok(n)
+        let (fd, socket, off) = (self.fd, self.socket, t.dst_off);
+        let write = || match off {
+            Some(off) => calls::pwrite(fd, buf, off),
+            None if socket => calls::send(fd, buf),
+            None => calls::write(fd, buf),
+        };
+        let n = match t.io(End::Sink, write) {
+            // O_DIRECT refused the write (an unaligned tail, position or buffer): through the
+            // page cache.
+            Err(e) if !socket && is_einval(&e) => {
+                match calls::without_direct(fd, || t.io(End::Sink, write)) {
+                    Some(res) => res?,
+                    None => return Err(e),
+                }
             }
-            None if socket => t.io(End::Sink, || calls::send(fd, buf)),
-            None => t.io(End::Sink, || calls::write(fd, buf)),
+            res => res?,
+        };
+        if let Some(off) = off {
+            t.dst_off = Some(off + n as u64);
         }
+        Ok(n)
     }
+}
+
+fn is_einval(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error())
 }
 
 /// The read/write loop between two descriptors.
