@@ -374,7 +374,7 @@ impl<'a> Transfer<'a> {
     /// Keeps an owned loop buffer for the thread's next copy.
     fn keep_buffer(&mut self) {
         if let Buffer::Owned(b) = std::mem::replace(&mut self.buffer, Buffer::Unset) {
-            if b.len() <= CACHED_BUFFER_MAX {
+            if b.len() - BUFFER_ALIGN <= CACHED_BUFFER_MAX {
                 SPARE_BUFFER.with(|c| c.set(Some(b)));
             }
         }
