@@ -46,23 +46,17 @@ impl Input for FdIn<'_> {
             None if socket => calls::recv(fd, buf),
             None => calls::read(fd, buf),
         };
-        let n = match t.io(End::Source, || read(buf)) {
-            Err(e) if !socket && is_einval(&e) => {
-                // O_DIRECT refused the read: through the page cache, and from a position off
-                // the alignment only to the next boundary, so the next read is aligned again.
-                let pos = off.or_else(|| calls::seek_cur(fd, 0).ok());
-                let head = pos.map_or(0, |p| p % calls::DIRECT_ALIGN);
-                let len = match head {
-                    0 => buf.len(),
-                    h => buf.len().min((calls::DIRECT_ALIGN - h) as usize),
-                };
-                match calls::without_direct(fd, || t.io(End::Source, || read(&mut buf[..len]))) {
-                    Some(res) => res?,
-                    None => return Err(e),
-                }
-            }
-            res => res?,
-        };
+        let first = t.io(End::Source, || read(buf));
+        // Through the page cache, from a position off the alignment only to the next boundary,
+        // so the next read is aligned again.
+        let n = or_without_direct(fd, socket, first, || {
+            let pos = off.or_else(|| calls::seek_cur(fd, 0).ok());
+            let len = match pos.map_or(0, |p| p % calls::DIRECT_ALIGN) {
+                0 => buf.len(),
+                h => buf.len().min((calls::DIRECT_ALIGN - h) as usize),
+            };
+            t.io(End::Source, || read(&mut buf[..len]))
+        })?;
         if let Some(off) = off {
             t.src_off = Some(off + n as u64);
         }
@@ -103,17 +97,8 @@ impl Output for FdOut<'_> {
             None if socket => calls::send(fd, buf),
             None => calls::write(fd, buf),
         };
-        let n = match t.io(End::Sink, write) {
-            // O_DIRECT refused the write (an unaligned tail, position or buffer): through the
-            // page cache.
-            Err(e) if !socket && is_einval(&e) => {
-                match calls::without_direct(fd, || t.io(End::Sink, write)) {
-                    Some(res) => res?,
-                    None => return Err(e),
-                }
-            }
-            res => res?,
-        };
+        let first = t.io(End::Sink, write);
+        let n = or_without_direct(fd, socket, first, || t.io(End::Sink, write))?;
         if let Some(off) = off {
             t.dst_off = Some(off + n as u64);
         }
@@ -121,8 +106,21 @@ impl Output for FdOut<'_> {
     }
 }
 
-fn is_einval(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error())
+/// `first`, the result of a read or write of `fd`; or, when it is the `EINVAL` with which a
+/// file opened with `O_DIRECT` refuses an unaligned buffer, length or position, the result of
+/// `again` run with `O_DIRECT` cleared (see [`calls::without_direct`]).
+fn or_without_direct(
+    fd: BorrowedFd<'_>,
+    socket: bool,
+    first: io::Result<usize>,
+    again: impl FnOnce() -> io::Result<usize>,
+) -> io::Result<usize> {
+    match first {
+        Err(e) if !socket && e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
+            calls::without_direct(fd, again).unwrap_or(Err(e))
+        }
+        res => res,
+    }
 }
 
 /// The read/write loop between two descriptors.
