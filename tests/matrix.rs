@@ -37,7 +37,6 @@ use std::path::{Path as FsPath, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
 
 use io_copy::fault::{self, Fault, Syscall};
 use io_copy::{Copier, CopyError, Path, ReaderFrom, Reason, Report, Transfer, WriterTo};
@@ -46,7 +45,7 @@ use proptest::prelude::*;
 use rstest::rstest;
 use util::mounts::{LoopFs, LoopKind, Overlay};
 use util::netns::{Nic, Veth};
-use util::{pattern, require, scratch, scratch_in};
+use util::{pattern, require, scratch, scratch_in, wait_queued};
 
 const KIB: u64 = 1024;
 const MIB: u64 = 1024 * KIB;
@@ -1716,25 +1715,6 @@ fn drain(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
 /// Bytes a stream source is given before the copy starts, so a first call capped by the seam
 /// finds at least that much (more than any cap in the matrix, less than any socket buffer).
 const PREFILL: u64 = 48 * KIB;
-
-/// Waits until `fd` has `bytes` to read.
-fn wait_queued(fd: BorrowedFd<'_>, bytes: u64) {
-    let t0 = Instant::now();
-    loop {
-        let mut n: libc::c_int = 0;
-        // SAFETY: FIONREAD writes one c_int through a pointer that is valid for the call.
-        let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) };
-        assert_eq!(r, 0, "FIONREAD: {}", io::Error::last_os_error());
-        if n as u64 >= bytes {
-            return;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "the source got {n} of {bytes} bytes"
-        );
-        thread::sleep(Duration::from_millis(1));
-    }
-}
 
 /// A scratch dir per filesystem for one case, and what keeps those filesystems mounted.
 struct Places {

@@ -831,24 +831,6 @@ fn unix_socket_sink_send_buffer_grows_and_tcp_is_left_alone() {
     assert!(after >= before, "tcp: the kernel's own tuning only");
 }
 
-/// Waits until `len` bytes are queued to be read on `s` (FIONREAD), so a test knows what a
-/// socket's first read returns.
-fn queued(s: &impl AsFd, len: usize) {
-    use std::os::fd::AsRawFd;
-    let fd = s.as_fd().as_raw_fd();
-    for _ in 0..10_000 {
-        let mut n: libc::c_int = 0;
-        // SAFETY: FIONREAD writes one c_int through a pointer that is valid for the call.
-        let r = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) };
-        assert_eq!(r, 0, "FIONREAD: {}", io::Error::last_os_error());
-        if n as usize >= len {
-            return;
-        }
-        thread::sleep(Duration::from_millis(1));
-    }
-    panic!("{len} bytes never arrived");
-}
-
 /// A TCP relay of at most `limit` bytes of `data`, which starts once the source has queued
 /// all of it or 16 KiB (so the first read of 16 KiB or less comes back full, or with all there
 /// is). Returns the report and what the source still held.
@@ -857,7 +839,7 @@ fn queued_tcp_relay(copier: Copier, data: &[u8], limit: Option<u64>) -> (io_copy
     let (mut relay_out, server) = tcp_pair();
     let reader = drain(server);
     let feeder = feed(client, data.to_vec());
-    queued(&relay_in, data.len().min(16 * 1024));
+    wait_queued(relay_in.as_fd(), data.len().min(16 * 1024) as u64);
     let report = match limit {
         Some(n) => copier.copy_n(&mut relay_in, &mut relay_out, n),
         None => copier.copy(&mut relay_in, &mut relay_out),

@@ -475,14 +475,10 @@ fn plain_copy_returns_the_count() {
 // ---------------------------------------------------------------------------------------------
 // First reads: a socket's bytes by recv and send until a read comes back full
 
-/// Waits until `len` bytes are queued to be read on `s` (FIONREAD).
-async fn queued(s: &impl std::os::fd::AsRawFd, len: usize) {
+/// Waits until `len` bytes are queued to be read on `s` (FIONREAD), for at most 10 s.
+async fn queued(s: &impl std::os::fd::AsFd, len: usize) {
     for _ in 0..10_000 {
-        let mut n: libc::c_int = 0;
-        // SAFETY: FIONREAD writes one c_int through a pointer that is valid for the call.
-        let r = unsafe { libc::ioctl(s.as_raw_fd(), libc::FIONREAD, &mut n) };
-        assert_eq!(r, 0, "FIONREAD: {}", std::io::Error::last_os_error());
-        if n as usize >= len {
+        if util::queued_bytes(s.as_fd()) >= len as u64 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;

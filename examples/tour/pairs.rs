@@ -175,7 +175,7 @@ pub fn far_end_main_if_asked() {
             .and_then(|data| Ok((data, fd(io::stdout().as_fd())?)))
             .and_then(|(data, control)| server_loop(data.into(), control)),
         other => Err(io::Error::other(format!(
-            "{FAR_END_ENV}={other}: want feed or drain"
+            "{FAR_END_ENV}={other}: want feed, drain, client or server"
         ))),
     };
     match res {
@@ -187,9 +187,19 @@ pub fn far_end_main_if_asked() {
     }
 }
 
-fn blocking(f: &File) -> io::Result<()> {
-    let flags = rustix::fs::fcntl_getfl(f)?;
-    rustix::fs::fcntl_setfl(f, flags - rustix::fs::OFlags::NONBLOCK)?;
+fn blocking(fd: impl AsFd) -> io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(&fd)?;
+    rustix::fs::fcntl_setfl(&fd, flags - rustix::fs::OFlags::NONBLOCK)?;
+    Ok(())
+}
+
+/// Writes `n` bytes of [`pattern`] into `w`.
+fn write_pattern(w: &mut impl Write, mut left: u64) -> io::Result<()> {
+    while left > 0 {
+        let chunk = &pattern()[..left.min(PATTERN_LEN as u64) as usize];
+        w.write_all(chunk)?;
+        left -= chunk.len() as u64;
+    }
     Ok(())
 }
 
@@ -197,15 +207,11 @@ fn feeder_loop(mut data: File, control: File) -> io::Result<()> {
     blocking(&data)?;
     for line in BufReader::new(control).lines() {
         let line = line?;
-        let mut left: u64 = match line.split_whitespace().collect::<Vec<_>>()[..] {
+        let n: u64 = match line.split_whitespace().collect::<Vec<_>>()[..] {
             ["feed", n] => n.parse().map_err(io::Error::other)?,
             _ => return Err(io::Error::other(format!("unknown command {line:?}"))),
         };
-        while left > 0 {
-            let chunk = &pattern()[..left.min(PATTERN_LEN as u64) as usize];
-            data.write_all(chunk)?;
-            left -= chunk.len() as u64;
-        }
+        write_pattern(&mut data, n)?;
     }
     Ok(())
 }
@@ -269,24 +275,12 @@ fn listening_address(listener: &OwnedFd) -> io::Result<Address> {
 fn client_exchange<S: Read + Write>(
     mut s: S,
     shutdown: impl FnOnce(&S) -> io::Result<()>,
-    mut left: u64,
+    n: u64,
     buf: &mut [u8],
 ) -> io::Result<u64> {
-    while left > 0 {
-        let chunk = &pattern()[..left.min(PATTERN_LEN as u64) as usize];
-        s.write_all(chunk)?;
-        left -= chunk.len() as u64;
-    }
+    write_pattern(&mut s, n)?;
     shutdown(&s)?;
-    let mut back = 0u64;
-    loop {
-        match s.read(buf) {
-            Ok(0) => return Ok(back),
-            Ok(k) => back += k as u64,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
+    read_to_end_counted(s, buf, None)
 }
 
 fn client_loop(listener: OwnedFd, control: File) -> io::Result<()> {
@@ -347,17 +341,12 @@ fn read_to_end_counted(
 }
 
 fn server_loop(listener: OwnedFd, control: File) -> io::Result<()> {
+    blocking(&listener)?;
     let unix = matches!(listening_address(&listener)?, Address::Unix(_));
     let tcp = (!unix)
         .then(|| listener.try_clone().map(TcpListener::from))
         .transpose()?;
     let local = unix.then(|| std::os::unix::net::UnixListener::from(listener));
-    for l in tcp.iter() {
-        blocking_socket(l.as_fd())?;
-    }
-    for l in local.iter() {
-        blocking_socket(l.as_fd())?;
-    }
     let mut replies = control.try_clone()?;
     let mut buf = vec![0u8; 256 * 1024];
     for line in BufReader::new(control).lines() {
@@ -385,12 +374,6 @@ fn server_loop(listener: OwnedFd, control: File) -> io::Result<()> {
         let sum = if verify && got == n { sum.finish() } else { 0 };
         writeln!(replies, "{got} {sum}")?;
     }
-    Ok(())
-}
-
-fn blocking_socket(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let flags = rustix::fs::fcntl_getfl(fd)?;
-    rustix::fs::fcntl_setfl(fd, flags - rustix::fs::OFlags::NONBLOCK)?;
     Ok(())
 }
 

@@ -188,3 +188,29 @@ pub fn cases(default: u32) -> u32 {
 pub mod mounts;
 pub mod netns;
 pub mod seccomp;
+
+/// The bytes queued to be read on `fd` (`FIONREAD`).
+pub fn queued_bytes(fd: std::os::fd::BorrowedFd<'_>) -> u64 {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through a pointer that is valid for the call.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) };
+    assert_eq!(r, 0, "FIONREAD: {}", io::Error::last_os_error());
+    n as u64
+}
+
+/// Waits until `fd` has `bytes` to read, for at most 20 s.
+pub fn wait_queued(fd: std::os::fd::BorrowedFd<'_>, bytes: u64) {
+    let t0 = std::time::Instant::now();
+    loop {
+        let n = queued_bytes(fd);
+        if n >= bytes {
+            return;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(20),
+            "the source got {n} of {bytes} bytes"
+        );
+        thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
