@@ -1,4 +1,6 @@
-//! The policy of a copy: which kernel paths may run, and the sizes they use.
+//! The policy of a copy: which kernel paths may run, the sizes they use, and the page cache.
+
+use crate::cache::Cache;
 
 /// The buffer of the read/write loop when the caller gives none.
 pub const DEFAULT_BUFFER_SIZE: usize = 64 * 1024;
@@ -54,6 +56,8 @@ pub struct Copier {
     pub(crate) pipe_size: usize,
     pub(crate) small_copy: u64,
     pub(crate) first_read: usize,
+    pub(crate) cache: Cache,
+    pub(crate) uncached_from: u64,
 }
 
 impl Default for Copier {
@@ -77,6 +81,8 @@ impl Copier {
             pipe_size: DEFAULT_PIPE_SIZE,
             small_copy: DEFAULT_SMALL_COPY,
             first_read: DEFAULT_FIRST_READ,
+            cache: Cache::Keep,
+            uncached_from: u64::MAX,
         }
     }
 
@@ -212,6 +218,65 @@ impl Copier {
     /// has moved bytes, do not.
     pub const fn first_read(mut self, bytes: usize) -> Self {
         self.first_read = bytes;
+        self
+    }
+
+    /// How the copy treats the page cache of the regular files at its ends (default
+    /// [`Cache::Keep`]).
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// On Linux, [`Cache::Uncached`] reads and writes a regular file with `preadv2`/`pwritev2`
+    /// and `RWF_DONTCACHE` where its filesystem takes the flag (Linux 6.14 on: ext4 and xfs;
+    /// tmpfs and btrfs answer `EOPNOTSUPP`), asked once per filesystem (`st_dev`) and
+    /// remembered for the process; elsewhere it keeps the kernel paths and drops the pages the
+    /// copy brought in behind it, in batches of 32 MiB, with `posix_fadvise(POSIX_FADV_DONTNEED)`
+    /// (a sink's after its writeback, which the next batch's drop starts). A source's pages that
+    /// were cached when the copy began (by `mincore(2)`) are left cached.
+    /// [`Cache::Direct`] opens a second descriptor of each regular file with `O_DIRECT`
+    /// (through `/proc/self/fd`), so the caller's descriptor keeps its flags, and copies with
+    /// the read/write loop at explicit offsets, its buffer page-aligned and at least 1 MiB;
+    /// reads and writes that `O_DIRECT` refuses (an unaligned head, tail or position) go through
+    /// the page cache and are dropped behind. A file whose filesystem refuses `O_DIRECT` gets
+    /// `Uncached`, and [`Report::cache_fallback`](crate::Report::cache_fallback) says why. Both
+    /// move the caller's file positions by exactly the bytes copied, as the kernel paths do.
+    /// [`Report::cache_mode`](crate::Report::cache_mode) says what each end got. Other
+    /// platforms, and copies from or into a value without a descriptor, keep the cache.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use io_copy::{Cache, Copier, End};
+    ///
+    /// # #[cfg(target_os = "linux")] {
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("a"), vec![1u8; 100_000])?;
+    /// let mut src = std::fs::File::open(dir.path().join("a"))?;
+    /// let mut dst = std::fs::File::create(dir.path().join("b"))?;
+    /// let report = Copier::new().cache(Cache::Uncached).copy(&mut src, &mut dst)?;
+    /// assert_eq!(report.written(), 100_000);
+    /// assert!(report.cache_mode(End::Source).is_some());
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub const fn cache(mut self, policy: Cache) -> Self {
+        self.cache = policy;
+        self
+    }
+
+    /// The page-cache policy this copier asks for (see [`Copier::cache`]).
+    pub const fn cache_policy(&self) -> Cache {
+        self.cache
+    }
+
+    /// Under [`Cache::Keep`], a copy of at least `bytes` from a regular file (its bytes from the
+    /// position or offset, within the limit) or, from a stream, with a limit of at least `bytes`
+    /// into a regular file, takes [`Cache::Uncached`], as nginx's `directio` threshold sends
+    /// large files past the cache. The default, `u64::MAX`, turns it off: an uncached copy costs
+    /// its writeback up front, and a file read again soon after (a build's outputs, a cache
+    /// fill) is better kept (see the README's "Large files and the page cache").
+    pub const fn uncached_from(mut self, bytes: u64) -> Self {
+        self.uncached_from = bytes;
         self
     }
 }

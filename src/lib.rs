@@ -65,7 +65,7 @@
 //! - [sendfile(2)](https://man7.org/linux/man-pages/man2/sendfile.2.html)
 //! - [splice(2)](https://man7.org/linux/man-pages/man2/splice.2.html)
 #![cfg_attr(docsrs, feature(doc_cfg))]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
@@ -76,6 +76,7 @@ use std::io;
 // copy to the Linux chain or the read/write loop of `sys`, which runs on `pump`'s loop; both keep
 // their accounts in `transfer`, one copy in flight; at the bottom are the policy (`copier`), the
 // `report`, and the leaves of `sys` (its syscall wrappers and the pipe pool).
+mod cache;
 mod copier;
 mod copy;
 #[cfg(unix)]
@@ -94,6 +95,7 @@ pub mod tokio;
 mod traits;
 mod transfer;
 
+pub use cache::{Cache, CacheMode};
 pub use copier::{
     Copier, DEFAULT_BUFFER_SIZE, DEFAULT_FIRST_READ, DEFAULT_PIPE_SIZE, DEFAULT_SMALL_COPY,
     MAX_CHUNK,

@@ -103,6 +103,17 @@ pub(crate) fn pump<I: Input + ?Sized, O: Output + ?Sized>(
     with_buffer(t, |t, buf| run(t, buf, input, output, None)).map(|_| ())
 }
 
+/// Copies as [`pump`] does, through `buf` instead of the transfer's buffer.
+#[cfg_attr(not(kernel_paths), allow(dead_code))]
+pub(crate) fn pump_with<I: Input + ?Sized, O: Output + ?Sized>(
+    t: &mut Transfer<'_>,
+    buf: &mut [u8],
+    input: &mut I,
+    output: &mut O,
+) -> io::Result<()> {
+    run(t, buf, input, output, None).map(|_| ())
+}
+
 /// Copies as [`pump`] does, with reads of at most `first` bytes, while they come back short of
 /// it: `Ok(true)` when the input ended or the limit was reached, `Ok(false)` once a read that
 /// filled `first` bytes has been written (the source has bytes queued: a kernel path can take

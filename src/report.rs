@@ -4,6 +4,8 @@ use std::error::Error;
 use std::fmt;
 use std::io;
 
+use crate::cache::CacheMode;
+
 /// A way of moving bytes from a source to a sink.
 ///
 /// The order of the variants is the order in which the Linux layer tries them.
@@ -223,6 +225,10 @@ pub struct Report {
     pipe_size: usize,
     /// The size a sink's kernel buffer was grown to; 0: not grown.
     grown_sink: usize,
+    /// How each end (source, sink) met the page cache: [`CacheMode::code`], 0 for no policy.
+    cache_modes: [u8; 2],
+    /// Why each end's page-cache policy fell back.
+    cache_fallbacks: [Option<Reason>; 2],
 }
 
 impl Default for Report {
@@ -238,6 +244,8 @@ impl Default for Report {
             blocked_on: 0,
             pipe_size: 0,
             grown_sink: 0,
+            cache_modes: [0; 2],
+            cache_fallbacks: [None; 2],
         }
     }
 }
@@ -315,6 +323,24 @@ impl Report {
         self.fallbacks().find(|f| f.from == path).copied()
     }
 
+    /// How the bytes of `end` met the page cache under a [`Copier::cache`](crate::Copier::cache)
+    /// policy other than [`Cache::Keep`](crate::Cache::Keep) (or its
+    /// [`uncached_from`](crate::Copier::uncached_from) threshold): `None` when no policy applied
+    /// to that end (not a regular file, the default policy, or a platform without one). When
+    /// an end changed mode during the copy (`RWF_DONTCACHE` refused at a later write), the last
+    /// mode.
+    pub fn cache_mode(&self, end: End) -> Option<CacheMode> {
+        CacheMode::from_code(self.cache_modes[end as usize])
+    }
+
+    /// Why the page-cache policy of `end` fell back to a weaker mode: the errno with which
+    /// `O_DIRECT` or `RWF_DONTCACHE` was refused ([`Reason::Errno`]), [`Reason::Unsupported`]
+    /// for a filesystem already known to refuse `RWF_DONTCACHE`, [`Reason::AppendSink`], or
+    /// [`Reason::SameFile`] (a copy within one file keeps the cache).
+    pub fn cache_fallback(&self, end: End) -> Option<Reason> {
+        self.cache_fallbacks[end as usize]
+    }
+
     #[inline]
     pub(crate) fn record(&mut self, path: Path, bytes: u64) {
         self.written += bytes;
@@ -372,6 +398,24 @@ impl Report {
             self.grown_sink = later.grown_sink;
         }
         self.blocked_on = later.blocked_on;
+        for i in 0..2 {
+            if later.cache_modes[i] != 0 {
+                self.cache_modes[i] = later.cache_modes[i];
+            }
+            if later.cache_fallbacks[i].is_some() {
+                self.cache_fallbacks[i] = later.cache_fallbacks[i];
+            }
+        }
+    }
+
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
+    pub(crate) fn set_cache_mode(&mut self, end: End, mode: CacheMode) {
+        self.cache_modes[end as usize] = mode.code();
+    }
+
+    #[cfg_attr(not(kernel_paths), allow(dead_code))]
+    pub(crate) fn set_cache_fallback(&mut self, end: End, reason: Reason) {
+        self.cache_fallbacks[end as usize].get_or_insert(reason);
     }
 
     pub(crate) fn add_held(&mut self, bytes: u64) {

@@ -244,6 +244,110 @@ pub(crate) fn without_direct<T>(
     None
 }
 
+/// `RWF_DONTCACHE` (Linux 6.14): uncached buffered I/O for one `preadv2`/`pwritev2`.
+#[cfg(target_os = "linux")]
+const RWF_DONTCACHE: u32 = 0x80;
+
+/// `preadv2(2)` with `RWF_DONTCACHE` at `offset`; through the seam as a loop read.
+#[cfg(target_os = "linux")]
+pub(crate) fn preadv2_dontcache(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    offset: u64,
+) -> io::Result<usize> {
+    let mut len = buf.len();
+    if let Some(r) = seam(Syscall::Read, &mut len) {
+        return r;
+    }
+    let flags = rustix::io::ReadWriteFlags::from_bits_retain(RWF_DONTCACHE);
+    let mut bufs = [io::IoSliceMut::new(&mut buf[..len])];
+    Ok(rustix::io::preadv2(fd, &mut bufs, offset, flags)?)
+}
+
+/// `pwritev2(2)` with `RWF_DONTCACHE` at `offset`; through the seam as a loop write.
+#[cfg(target_os = "linux")]
+pub(crate) fn pwritev2_dontcache(fd: BorrowedFd<'_>, buf: &[u8], offset: u64) -> io::Result<usize> {
+    let mut len = buf.len();
+    if let Some(r) = seam(Syscall::Write, &mut len) {
+        return r;
+    }
+    let flags = rustix::io::ReadWriteFlags::from_bits_retain(RWF_DONTCACHE);
+    Ok(rustix::io::pwritev2(
+        fd,
+        &[io::IoSlice::new(&buf[..len])],
+        offset,
+        flags,
+    )?)
+}
+
+/// Elsewhere there is no `RWF_DONTCACHE`: the caller falls back as from a kernel without it.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn preadv2_dontcache(_: BorrowedFd<'_>, _: &mut [u8], _: u64) -> io::Result<usize> {
+    Err(io::Error::from_raw_os_error(
+        rustix::io::Errno::OPNOTSUPP.raw_os_error(),
+    ))
+}
+
+/// Elsewhere there is no `RWF_DONTCACHE`.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn pwritev2_dontcache(_: BorrowedFd<'_>, _: &[u8], _: u64) -> io::Result<usize> {
+    Err(io::Error::from_raw_os_error(
+        rustix::io::Errno::OPNOTSUPP.raw_os_error(),
+    ))
+}
+
+/// The filesystems (`st_dev`) that answered whether they take `RWF_DONTCACHE`, for the
+/// process: one process copies across several, so the answer is never process-wide.
+///
+/// Builds with the fault seam keep this per thread, as they keep a missing syscall: a test
+/// that scripts or filters a refusal on its own thread does not change the tests beside it.
+mod dontcache_table {
+    #[cfg(feature = "fault-injection")]
+    use std::cell::RefCell;
+    #[cfg(not(feature = "fault-injection"))]
+    use std::sync::Mutex;
+
+    #[cfg(not(feature = "fault-injection"))]
+    static KNOWN: Mutex<Vec<(u64, bool)>> = Mutex::new(Vec::new());
+
+    #[cfg(feature = "fault-injection")]
+    thread_local! {
+        static KNOWN: RefCell<Vec<(u64, bool)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    pub(super) fn with<T>(f: impl FnOnce(&mut Vec<(u64, bool)>) -> T) -> T {
+        #[cfg(not(feature = "fault-injection"))]
+        return f(&mut KNOWN.lock().unwrap_or_else(|e| e.into_inner()));
+        #[cfg(feature = "fault-injection")]
+        return KNOWN.with(|k| f(&mut k.borrow_mut()));
+    }
+}
+
+/// What the filesystem `dev` answered to `RWF_DONTCACHE`, if it was asked.
+#[cfg_attr(not(kernel_paths), allow(dead_code))]
+pub(crate) fn dontcache_known(dev: u64) -> Option<bool> {
+    dontcache_table::with(|known| known.iter().find(|(d, _)| *d == dev).map(|&(_, ok)| ok))
+}
+
+/// Remembers that the filesystem `dev` took `RWF_DONTCACHE` (`true`) or refused it.
+pub(crate) fn dontcache_answered(dev: u64, ok: bool) {
+    dontcache_table::with(|known| match known.iter_mut().find(|(d, _)| *d == dev) {
+        Some(slot) => slot.1 = ok,
+        None => known.push((dev, ok)),
+    })
+}
+
+/// Remembers that the filesystem `dev` refused `RWF_DONTCACHE`.
+pub(crate) fn dontcache_refused(dev: u64) {
+    dontcache_answered(dev, false);
+}
+
+/// Forgets every filesystem's answer to `RWF_DONTCACHE` (tests that inject a refusal).
+#[cfg(feature = "fault-injection")]
+pub fn forget_dontcache() {
+    dontcache_table::with(Vec::clear);
+}
+
 #[cfg(kernel_paths)]
 pub(crate) use linux::*;
 
@@ -409,5 +513,75 @@ mod linux {
     /// may its bytes be spliced.
     pub(crate) fn is_stream_socket(fd: BorrowedFd<'_>) -> bool {
         rustix::net::sockopt::socket_type(fd).is_ok_and(|t| t == rustix::net::SocketType::STREAM)
+    }
+
+    /// `posix_fadvise(POSIX_FADV_DONTNEED)` over `[start, end)`: drops the clean pages of the
+    /// range from the page cache and starts the writeback of its dirty ones. Advice only: a
+    /// refusal changes nothing the copy depends on.
+    pub(crate) fn drop_cached(fd: BorrowedFd<'_>, start: u64, end: u64) {
+        if let Some(len) = end.checked_sub(start).and_then(std::num::NonZeroU64::new) {
+            let _ = rustix::fs::fadvise(fd, start, Some(len), rustix::fs::Advice::DontNeed);
+        }
+    }
+
+    /// `fdatasync(2)`: waits for the writeback of `fd`'s data.
+    pub(crate) fn fdatasync(fd: BorrowedFd<'_>) -> io::Result<()> {
+        Ok(rustix::fs::fdatasync(fd)?)
+    }
+
+    /// `lseek(fd, to, SEEK_SET)`.
+    pub(crate) fn seek_set(fd: BorrowedFd<'_>, to: u64) -> io::Result<u64> {
+        Ok(rustix::fs::seek(fd, rustix::fs::SeekFrom::Start(to))?)
+    }
+
+    /// A second descriptor of the file `fd` is open on, opened with `O_DIRECT` through
+    /// `/proc/self/fd` (for reading, or for writing), so the caller's descriptor keeps its flags
+    /// and its position. Fails where procfs is missing, the file's permissions changed since it
+    /// was opened, or its filesystem refuses `O_DIRECT` (`EINVAL`); and with `EINVAL` where
+    /// `statx` says the file takes no direct I/O (`STATX_DIOALIGN`, Linux 6.1 on) or needs an
+    /// alignment that 4 KiB is not a multiple of (the loop retries refused calls at 4 KiB);
+    /// with `EBADF` where `fd` was not opened for that access.
+    pub(crate) fn reopen_direct(
+        fd: BorrowedFd<'_>,
+        write: bool,
+    ) -> io::Result<std::os::fd::OwnedFd> {
+        use rustix::fs::{statx, AtFlags, Mode, OFlags, StatxFlags, CWD};
+        use std::os::fd::AsRawFd;
+        // Never more access than the caller's descriptor has: a read-only one stays unwritten.
+        let mode = rustix::fs::fcntl_getfl(fd)? & OFlags::ACCMODE;
+        let allowed = if write {
+            mode != OFlags::RDONLY
+        } else {
+            mode != OFlags::WRONLY
+        };
+        if !allowed {
+            return Err(rustix::io::Errno::BADF.into());
+        }
+        if let Ok(st) = statx(fd, c"", AtFlags::EMPTY_PATH, StatxFlags::DIOALIGN) {
+            if StatxFlags::from_bits_retain(st.stx_mask).contains(StatxFlags::DIOALIGN) {
+                let off = u64::from(st.stx_dio_offset_align);
+                let mem = u64::from(st.stx_dio_mem_align);
+                if off == 0
+                    || !DIRECT_ALIGN.is_multiple_of(off)
+                    || mem == 0
+                    || !DIRECT_ALIGN.is_multiple_of(mem)
+                {
+                    return Err(rustix::io::Errno::INVAL.into());
+                }
+            }
+        }
+        let access = if write {
+            OFlags::WRONLY
+        } else {
+            OFlags::RDONLY
+        };
+        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        let flags = access | OFlags::DIRECT | OFlags::CLOEXEC | OFlags::NOCTTY;
+        Ok(rustix::fs::openat(
+            CWD,
+            path.as_str(),
+            flags,
+            Mode::empty(),
+        )?)
     }
 }

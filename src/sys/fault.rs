@@ -92,3 +92,8 @@ mod script {
         })
     }
 }
+
+/// Forgets which filesystems took `RWF_DONTCACHE`, so the next uncached copy asks again (for
+/// tests that script a refusal).
+#[cfg(feature = "fault-injection")]
+pub use super::calls::forget_dontcache;

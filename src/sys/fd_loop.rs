@@ -22,6 +22,10 @@ pub(crate) struct FdIn<'a> {
     /// A socket: read with `recv(2)`, which skips the file layer `read(2)` goes through (as
     /// std's `TcpStream` reads).
     pub(crate) socket: bool,
+    /// Read with `preadv2(RWF_DONTCACHE)` at the transfer's offset: the `st_dev` of the file,
+    /// remembered as refusing the flag if it answers `EOPNOTSUPP` or `EINVAL` (the read is then
+    /// made again without it, and the end is dropped behind instead).
+    pub(crate) dontcache: Option<u64>,
 }
 
 impl<'a> FdIn<'a> {
@@ -32,6 +36,7 @@ impl<'a> FdIn<'a> {
             rewind: None,
             max_read: usize::MAX,
             socket: false,
+            dontcache: None,
         }
     }
 }
@@ -41,6 +46,19 @@ impl Input for FdIn<'_> {
         let len = self.max_read.min(buf.len());
         let buf = &mut buf[..len];
         let (fd, socket, off) = (self.fd, self.socket, t.src_off);
+        if let (Some(dev), Some(at)) = (self.dontcache, off) {
+            match t.io(End::Source, || calls::preadv2_dontcache(fd, buf, at)) {
+                Err(e) if refuses_dontcache(&e) => {
+                    self.dontcache = None;
+                    refused_dontcache(t, End::Source, dev, &e);
+                }
+                res => {
+                    let n = res?;
+                    t.src_off = Some(at + n as u64);
+                    return Ok(n);
+                }
+            }
+        }
         let read = |buf: &mut [u8]| match off {
             Some(off) => calls::pread(fd, buf, off),
             None if socket => calls::recv(fd, buf),
@@ -80,18 +98,56 @@ impl Input for FdIn<'_> {
 pub(crate) struct FdOut<'a> {
     pub(crate) fd: BorrowedFd<'a>,
     pub(crate) socket: bool,
+    /// Written with `pwritev2(RWF_DONTCACHE)`, as [`FdIn::dontcache`] reads.
+    pub(crate) dontcache: Option<u64>,
 }
 
 impl<'a> FdOut<'a> {
     /// A descriptor written at its position, nothing known of it yet.
     pub(crate) fn plain(fd: BorrowedFd<'a>) -> FdOut<'a> {
-        FdOut { fd, socket: false }
+        FdOut {
+            fd,
+            socket: false,
+            dontcache: None,
+        }
     }
+}
+
+/// Whether a read or write with `RWF_DONTCACHE` was refused for the flag: `EOPNOTSUPP` from a
+/// filesystem without it or a kernel before 6.14 (which checks flags before moving a byte),
+/// `EINVAL` from one that does not know `preadv2` flags at all.
+fn refuses_dontcache(e: &io::Error) -> bool {
+    use rustix::io::Errno;
+    [Errno::OPNOTSUPP, Errno::INVAL]
+        .iter()
+        .any(|errno| e.raw_os_error() == Some(errno.raw_os_error()))
+}
+
+/// Records that the filesystem `dev` refused `RWF_DONTCACHE` at `end`: remembered for the
+/// process, and the end is dropped behind from here on.
+fn refused_dontcache(t: &mut Transfer<'_>, end: End, dev: u64, e: &io::Error) {
+    calls::dontcache_refused(dev);
+    let report = t.report_mut();
+    report.set_cache_fallback(end, crate::Reason::Errno(e.raw_os_error().unwrap_or(0)));
+    report.set_cache_mode(end, crate::CacheMode::DropBehind);
 }
 
 impl Output for FdOut<'_> {
     fn write_from(&mut self, t: &mut Transfer<'_>, buf: &[u8]) -> io::Result<usize> {
         let (fd, socket, off) = (self.fd, self.socket, t.dst_off);
+        if let (Some(dev), Some(at)) = (self.dontcache, off) {
+            match t.io(End::Sink, || calls::pwritev2_dontcache(fd, buf, at)) {
+                Err(e) if refuses_dontcache(&e) => {
+                    self.dontcache = None;
+                    refused_dontcache(t, End::Sink, dev, &e);
+                }
+                res => {
+                    let n = res?;
+                    t.dst_off = Some(at + n as u64);
+                    return Ok(n);
+                }
+            }
+        }
         let write = || match off {
             Some(off) => calls::pwrite(fd, buf, off),
             None if socket => calls::send(fd, buf),

@@ -302,11 +302,22 @@ fn call(
     }
 }
 
+mod cache;
+mod residency;
+
 pub(crate) fn copy_fds(
     t: &mut Transfer<'_>,
     src: BorrowedFd<'_>,
     dst: BorrowedFd<'_>,
 ) -> io::Result<()> {
+    if cache::copy(t, src, dst)? {
+        return Ok(());
+    }
+    copy_kept(t, src, dst)
+}
+
+/// The chain, through the page cache.
+fn copy_kept(t: &mut Transfer<'_>, src: BorrowedFd<'_>, dst: BorrowedFd<'_>) -> io::Result<()> {
     if t.limit() == 0 {
         return Ok(());
     }
@@ -482,10 +493,11 @@ pub(crate) fn copy_fds(
             rewind,
             max_read: max_read.max(PAGE),
             socket: e.s.kind == Kind::Socket,
+            dontcache: None,
         },
         FdOut {
-            fd: dst,
             socket: e.d.kind == Kind::Socket,
+            ..FdOut::plain(dst)
         },
     )
 }
@@ -735,8 +747,8 @@ fn first_reads(t: &mut Transfer<'_>, e: &Ends<'_>) -> io::Result<bool> {
         ..FdIn::plain(e.src)
     };
     let mut output = FdOut {
-        fd: e.dst,
         socket: e.d.kind == Kind::Socket,
+        ..FdOut::plain(e.dst)
     };
     let first = t.copier().first_read;
     crate::pump::pump_while_short(t, &mut input, &mut output, first)
