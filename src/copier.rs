@@ -232,7 +232,9 @@ impl Copier {
     /// remembered for the process; elsewhere it keeps the kernel paths and drops the pages the
     /// copy brought in behind it, in batches of 32 MiB, with `posix_fadvise(POSIX_FADV_DONTNEED)`
     /// (a sink's after its writeback, which the next batch's drop starts). A source's pages that
-    /// were cached when the copy began (by `mincore(2)`) are left cached.
+    /// were cached when the copy began (by `mincore(2)`) are left cached. A file-to-file copy
+    /// within one filesystem first moves 1 MiB by `copy_file_range`: where that left no sink
+    /// page cached (a reflink on xfs or btrfs, a server-side copy), the rest stays on it.
     /// [`Cache::Direct`] opens a second descriptor of each regular file with `O_DIRECT`
     /// (through `/proc/self/fd`), so the caller's descriptor keeps its flags, and copies with
     /// the read/write loop at explicit offsets, its buffer page-aligned and at least 1 MiB;

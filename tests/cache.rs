@@ -451,3 +451,50 @@ fn dontcache_absent_by_seccomp_drops_behind() {
     assert_eq!(r.cache_mode(End::Source), Some(CacheMode::DropBehind));
     assert_eq!(r.cache_mode(End::Sink), Some(CacheMode::DropBehind));
 }
+
+/// A file-to-file copy that the kernel clones (xfs and btrfs reflinks) moves no byte through
+/// the page cache: under Uncached and Direct it stays on copy_file_range after its first MiB,
+/// while on the disk's ext4, which copies through the cache, the rest takes the loop.
+#[rstest]
+fn clones_stay_on_copy_file_range(
+    #[values("disk", "xfs", "btrfs")] fs: &str,
+    #[values("uncached", "direct")] pol: &str,
+) {
+    let Some(place) = place(fs, "clones_stay_on_copy_file_range") else {
+        return;
+    };
+    let data = pattern(9 << 20, 13);
+    let src_path = place.path().join("src");
+    cold_file(&src_path, &data);
+    let mut src = File::open(&src_path).expect("open");
+    let (mut dst, dst_path) = sink_file(place.path(), "dst");
+    let r = policy(pol).copy(&mut src, &mut dst).expect("copy");
+    assert_eq!(r.written(), data.len() as u64);
+    // Before the bytes are read back, which caches them.
+    let (s, d) = (cached_fraction(&src_path), cached_fraction(&dst_path));
+    assert!(std::fs::read(&dst_path).expect("read") == data);
+    let cfr = r.path_stats(io_copy::Path::CopyFileRange).bytes;
+    let clones = is_reflink(&place);
+    if clones {
+        assert_eq!(cfr, data.len() as u64, "{fs} {pol}: {r}");
+        assert_eq!(r.cache_mode(End::Sink), Some(CacheMode::DropBehind));
+    } else {
+        assert!(
+            cfr <= 1 << 20,
+            "{fs} {pol}: only the probe by copy_file_range: {r}"
+        );
+    }
+    assert!(s <= 0.05 && d <= 0.05, "{fs} {pol}: cached {s:.3}, {d:.3}");
+}
+
+/// Whether the place's filesystem clones file ranges (a FICLONE ioctl between two files).
+fn is_reflink(place: &Place) -> bool {
+    let a = place.path().join("clone-a");
+    let b = place.path().join("clone-b");
+    std::fs::write(&a, vec![1u8; 4096]).expect("write");
+    let fa = File::open(&a).expect("open");
+    let fb = File::create(&b).expect("create");
+    // SAFETY: FICLONE takes the source descriptor as its argument and touches no memory.
+    let res = unsafe { libc::ioctl(fb.as_raw_fd(), libc::FICLONE as _, fa.as_raw_fd()) };
+    res == 0
+}

@@ -534,6 +534,21 @@ mod linux {
         Ok(rustix::fs::seek(fd, rustix::fs::SeekFrom::Start(to))?)
     }
 
+    /// A second, read-only descriptor of the file `fd` is open on, through `/proc/self/fd`: to
+    /// ask `mincore` about a sink opened write-only.
+    pub(crate) fn reopen_read(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
+        use rustix::fs::{Mode, OFlags, CWD};
+        use std::os::fd::AsRawFd;
+        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+        Ok(rustix::fs::openat(
+            CWD,
+            path.as_str(),
+            flags,
+            Mode::empty(),
+        )?)
+    }
+
     /// A second descriptor of the file `fd` is open on, opened with `O_DIRECT` through
     /// `/proc/self/fd` (for reading, or for writing), so the caller's descriptor keeps its flags
     /// and its position. Fails where procfs is missing, the file's permissions changed since it

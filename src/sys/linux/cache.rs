@@ -5,7 +5,10 @@
 //! [`CacheMode::DontCache`] (`preadv2`/`pwritev2` with `RWF_DONTCACHE`, where the filesystem is
 //! not known to refuse it) or [`CacheMode::DropBehind`]. A copy with a direct or uncached end
 //! takes the read/write loop at explicit offsets, through a page-aligned buffer of at least
-//! 1 MiB; a copy whose file ends are all dropped behind keeps the kernel paths. Either runs in
+//! 1 MiB; a copy whose file ends are all dropped behind keeps the kernel paths. A file-to-file
+//! copy within one filesystem first moves [`PROBE`] bytes on the chain: when that left none of
+//! the sink's pages cached and went by `copy_file_range`, the kernel cloned or offloaded them
+//! (xfs, btrfs, NFS), and the rest stays on the chain, which then costs no cache at all. Either runs in
 //! batches of [`BATCH`], after each of which the pages the copy brought into the page cache are
 //! dropped: a source's that were not cached when the copy began (by `mincore`), and a sink's,
 //! whose writeback the drop of the batch starts and the drop after the next batch finds done.
@@ -25,6 +28,10 @@ use super::residency::{Resident, PAGE};
 
 /// The bytes copied between two drops.
 pub(super) const BATCH: u64 = 32 << 20;
+
+/// The bytes of a file-to-file copy that the chain moves first, to see whether the kernel clones
+/// them without the page cache.
+const PROBE: u64 = 1 << 20;
 
 /// The least buffer of the loop under a policy.
 const BUFFER: usize = 1 << 20;
@@ -134,16 +141,61 @@ pub(super) fn copy(
         t.report_mut().set_cache_mode(end, side.mode);
         sides[i] = Some(side);
     }
+    let origin = (t.consumed(), t.written());
     let looped = sides
         .iter()
         .flatten()
         .any(|s| matches!(s.mode, CacheMode::Direct | CacheMode::DontCache));
-    let res = if looped {
-        run_loop(t, src, dst, &s, &d, &mut sides)
+    let chain = |t: &mut Transfer<'_>| super::copy_kept(t, src, dst);
+    if looped && sf && df && s.dev == d.dev && c.copy_file_range {
+        // A reflink or a server-side copy moves no byte through the page cache, and beats any
+        // loop (xfs and btrfs clone a 2 GiB file in milliseconds): the first MiB by the chain,
+        // dropped behind, shows whether the kernel read the source's pages.
+        let modes: Vec<_> = sides.iter().flatten().map(|x| x.mode).collect();
+        for (side, end) in sides.iter_mut().zip([End::Source, End::Sink]) {
+            if let Some(side) = side {
+                side.mode = CacheMode::DropBehind;
+                t.report_mut().set_cache_mode(end, CacheMode::DropBehind);
+            }
+        }
+        // The sink's pages, before the drop: a copy through the page cache left them there.
+        // Asked through a read-only descriptor of the sink (a `File::create` is write-only).
+        let sink_start = sides[1].as_ref().map_or(0, |x| x.start);
+        let reader = calls::reopen_read(dst).ok();
+        let mut through_cache = true;
+        let done = batches(t, (src, dst), &mut sides, origin, Some(PROBE), chain, |t| {
+            let to = sink_start + (t.written() - origin.1);
+            through_cache = reader.as_ref().is_none_or(|r| {
+                Resident::of(r.as_fd(), sink_start, to).is_none_or(|after| after.any())
+            });
+        })?;
+        if done {
+            return Ok(true);
+        }
+        if !through_cache && t.report().main_path() == Some(crate::Path::CopyFileRange) {
+            batches(t, (src, dst), &mut sides, origin, None, chain, |_| {})?;
+            return Ok(true);
+        }
+        // The loop takes over: the read-ahead of the probe goes too.
+        if let Some(side) = &mut sides[0] {
+            let to = side.start + (t.consumed() - origin.0);
+            drop_behind(side, src, false, to, true);
+            side.dropped = to;
+        }
+        let mut modes = modes.into_iter();
+        for (side, end) in sides.iter_mut().zip([End::Source, End::Sink]) {
+            if let Some(side) = side {
+                side.mode = modes.next().unwrap_or(side.mode);
+                t.report_mut().set_cache_mode(end, side.mode);
+            }
+        }
+    }
+    if looped {
+        run_loop(t, src, dst, &s, &d, &mut sides, origin)?;
     } else {
-        batches(t, src, dst, &mut sides, |t| super::copy_kept(t, src, dst))
-    };
-    res.map(|()| true)
+        batches(t, (src, dst), &mut sides, origin, None, chain, |_| {})?;
+    }
+    Ok(true)
 }
 
 /// The mode of one regular-file end under `policy`, and its `O_DIRECT` descriptor.
@@ -177,22 +229,26 @@ fn mode(
     }
 }
 
-/// Runs `body` in batches of [`BATCH`] bytes, dropping behind each, until the source ends, the
-/// limit is reached or an error (after which the pages are dropped too).
+/// Runs `body` in batches of [`BATCH`] bytes (only one, of `once` bytes, when it is given), dropping behind each, until
+/// the source ends, the limit is reached or an error (after which the pages are dropped too):
+/// `Ok(true)` when the copy is done. `origin`: the transfer's consumed and written bytes when
+/// the copy reached the sides' starts.
 fn batches(
     t: &mut Transfer<'_>,
-    src: BorrowedFd<'_>,
-    dst: BorrowedFd<'_>,
+    (src, dst): (BorrowedFd<'_>, BorrowedFd<'_>),
     sides: &mut [Option<Side>; 2],
+    (consumed, written): (u64, u64),
+    once: Option<u64>,
     mut body: impl FnMut(&mut Transfer<'_>) -> io::Result<()>,
-) -> io::Result<()> {
-    let (consumed, written) = (t.consumed(), t.written());
+    mut before_drop: impl FnMut(&Transfer<'_>),
+) -> io::Result<bool> {
     loop {
         let before = t.consumed();
-        let want = t.limit().min(BATCH);
+        let want = t.limit().min(once.unwrap_or(BATCH));
         let res = t.limited(want, &mut body);
         let moved = t.consumed() - before;
         let last = res.is_err() || moved < want || t.limit() == 0;
+        before_drop(t);
         let at = [t.consumed() - consumed, t.written() - written];
         for (i, (fd, end)) in [(src, End::Source), (dst, End::Sink)]
             .into_iter()
@@ -207,8 +263,8 @@ fn batches(
             }
         }
         res?;
-        if last {
-            return Ok(());
+        if last || once.is_some() {
+            return Ok(last);
         }
     }
 }
@@ -276,12 +332,14 @@ fn run_loop(
     s: &Meta,
     d: &Meta,
     sides: &mut [Option<Side>; 2],
+    origin: (u64, u64),
 ) -> io::Result<()> {
+    // Past what a first batch of the chain moved.
     if let Some(side) = &sides[0] {
-        t.src_off = Some(side.start);
+        t.src_off = Some(side.start + (t.consumed() - origin.0));
     }
     if let Some(side) = &sides[1] {
-        t.dst_off = Some(side.start);
+        t.dst_off = Some(side.start + (t.written() - origin.1));
     }
     let size = t.copier().buffer_size.max(BUFFER);
     let mut storage = vec![0u8; size + PAGE as usize];
@@ -313,9 +371,8 @@ fn run_loop(
             .map(|_| d.dev),
         ..FdOut::plain(dst_direct.as_ref().map_or(dst, |d| d.as_fd()))
     };
-    let res = batches(t, src, dst, sides, |t| {
-        crate::pump::pump_with(t, buf, &mut input, &mut output)
-    });
+    let body = |t: &mut Transfer<'_>| crate::pump::pump_with(t, buf, &mut input, &mut output);
+    let res = batches(t, (src, dst), sides, origin, None, body, |_| {}).map(drop);
     let answered = |dev, asked: bool, now: Option<u64>| {
         if asked && now.is_some() {
             calls::dontcache_answered(dev, true);

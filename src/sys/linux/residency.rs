@@ -54,6 +54,13 @@ impl Resident {
     }
 }
 
+impl Resident {
+    /// Whether any page of the range was cached.
+    pub(super) fn any(&self) -> bool {
+        self.bits.iter().any(|w| *w != 0)
+    }
+}
+
 /// `mincore` of `len` bytes of `fd` from `offset` (a multiple of the page size) into `vec`,
 /// one byte a page.
 fn mincore(fd: BorrowedFd<'_>, offset: u64, len: usize, vec: &mut [u8]) -> Option<()> {
