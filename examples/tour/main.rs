@@ -6,6 +6,7 @@
 //! cargo run --release --example tour -- --repeat 3    # each cell the median of three tours
 //! cargo run --release --example tour -- --servers     # only examples/serve and proxy under wrk
 //! cargo run --release --example tour -- --only tokio   # only the tokio relays
+//! cargo run --release --example tour -- --large       # only 2 GiB files and the page cache (minutes)
 //! ```
 //!
 //! For each pair and size it prints the path io_copy's [`Report`](io_copy::Report) names (and
@@ -45,6 +46,8 @@
 
 #[cfg(target_os = "linux")]
 mod go;
+#[cfg(target_os = "linux")]
+mod large;
 #[cfg(target_os = "linux")]
 mod pairs;
 #[cfg(target_os = "linux")]
@@ -121,6 +124,8 @@ mod tour {
         only: Option<String>,
         /// Only the servers of `examples/` under wrk.
         servers: bool,
+        /// Only the large-file rows (`large.rs`).
+        large: bool,
     }
 
     fn options() -> Options {
@@ -128,6 +133,7 @@ mod tour {
             repeat: 1,
             only: None,
             servers: false,
+            large: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -143,6 +149,7 @@ mod tour {
                     opts.only = Some(args.next().unwrap_or_else(|| usage("--only takes a pair")));
                 }
                 "--servers" => opts.servers = true,
+                "--large" => opts.large = true,
                 "-h" | "--help" => usage(""),
                 other => usage(&format!("unknown argument {other:?}")),
             }
@@ -155,13 +162,14 @@ mod tour {
             eprintln!("tour: {why}");
         }
         eprintln!(
-            "usage: cargo run --release --example tour [-- [--repeat N] [--only PAIR] [--servers]]"
+            "usage: cargo run --release --example tour [-- [--repeat N] [--only PAIR] [--servers] [--large]]"
         );
         eprintln!("  --repeat N   each cell the median of N tours");
         eprintln!("  --only PAIR  only the pairs whose name contains PAIR (FileFile, TcpTcp, MemVec, ...; tokio: the tokio relays)");
         eprintln!(
             "  --servers    only examples/serve and examples/proxy under wrk, beside std and nginx"
         );
+        eprintln!("  --large      only 2 GiB files under each page-cache policy, beside cp and dd (minutes, root for xfs)");
         std::process::exit(2);
     }
 
@@ -374,6 +382,21 @@ mod tour {
                     }
                 }
                 Err(e) => println!("servers: skipped — {e}"),
+            }
+            return;
+        }
+        if opts.large {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
+            match crate::large::run(&target) {
+                Ok(lines) => {
+                    println!("2 GiB files and the page cache: each copy from a cold source after a sync; GiB/s of the copy call (io_copy) or the process (cp, dd); cached = the share of the bytes copied left in the page cache (mincore)");
+                    for l in lines {
+                        println!("{l}");
+                    }
+                }
+                Err(e) => println!("large: failed — {e}"),
             }
             return;
         }

@@ -53,6 +53,8 @@ struct Side {
     offset: Option<u64>,
     /// A source's pages that were cached before the copy.
     resident: Option<Resident>,
+    /// The copy is a clone: no page of it reaches the cache, and none is dropped or waited for.
+    cloned: bool,
 }
 
 /// Which policy applies to a copy from `s` into `d`, if any.
@@ -129,6 +131,7 @@ pub(super) fn copy(
             dropped: start,
             offset,
             resident: None,
+            cloned: false,
         };
         // Asked also of an uncached source: a filesystem may refuse RWF_DONTCACHE at the first
         // read, and the drop-behind that follows must know which pages were hot.
@@ -173,6 +176,9 @@ pub(super) fn copy(
             return Ok(true);
         }
         if !through_cache && t.report().main_path() == Some(crate::Path::CopyFileRange) {
+            for side in sides.iter_mut().flatten() {
+                side.cloned = true;
+            }
             batches(t, (src, dst), &mut sides, origin, None, chain, |_| {})?;
             return Ok(true);
         }
@@ -272,6 +278,9 @@ fn batches(
 /// Drops the pages of `side` up to `to` that the copy brought in; at the `last` drop, a sink's
 /// writeback is waited for first, and a source's read-ahead past `to` goes too.
 fn drop_behind(side: &mut Side, fd: BorrowedFd<'_>, sink: bool, to: u64, last: bool) {
+    if side.cloned {
+        return;
+    }
     match side.mode {
         CacheMode::Kept => {}
         // The kernel drops an uncached write's pages once they are written back; at the end the
