@@ -537,10 +537,16 @@ mod linux {
     /// A second, read-only descriptor of the file `fd` is open on, through `/proc/self/fd`: to
     /// ask `mincore` about a sink opened write-only.
     pub(crate) fn reopen_read(fd: BorrowedFd<'_>) -> io::Result<std::os::fd::OwnedFd> {
+        reopen(fd, rustix::fs::OFlags::RDONLY)
+    }
+
+    /// Opens `/proc/self/fd/N` for `fd` with `flags` (and close-on-exec): a new open file
+    /// description of the same file.
+    fn reopen(fd: BorrowedFd<'_>, flags: rustix::fs::OFlags) -> io::Result<std::os::fd::OwnedFd> {
         use rustix::fs::{Mode, OFlags, CWD};
         use std::os::fd::AsRawFd;
         let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let flags = flags | OFlags::CLOEXEC | OFlags::NOCTTY;
         Ok(rustix::fs::openat(
             CWD,
             path.as_str(),
@@ -560,8 +566,7 @@ mod linux {
         fd: BorrowedFd<'_>,
         write: bool,
     ) -> io::Result<std::os::fd::OwnedFd> {
-        use rustix::fs::{statx, AtFlags, Mode, OFlags, StatxFlags, CWD};
-        use std::os::fd::AsRawFd;
+        use rustix::fs::{statx, AtFlags, OFlags, StatxFlags};
         // Never more access than the caller's descriptor has: a read-only one stays unwritten.
         let mode = rustix::fs::fcntl_getfl(fd)? & OFlags::ACCMODE;
         let allowed = if write {
@@ -590,13 +595,6 @@ mod linux {
         } else {
             OFlags::RDONLY
         };
-        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        let flags = access | OFlags::DIRECT | OFlags::CLOEXEC | OFlags::NOCTTY;
-        Ok(rustix::fs::openat(
-            CWD,
-            path.as_str(),
-            flags,
-            Mode::empty(),
-        )?)
+        reopen(fd, access | OFlags::DIRECT)
     }
 }

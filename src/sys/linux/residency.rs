@@ -65,8 +65,8 @@ impl Resident {
 /// one byte a page.
 fn mincore(fd: BorrowedFd<'_>, offset: u64, len: usize, vec: &mut [u8]) -> Option<()> {
     let off = libc::off_t::try_from(offset).ok()?;
-    // SAFETY: a new read-only shared mapping at an address the kernel picks; it aliases no Rust
-    // memory and is never read or written here, only passed to mincore and unmapped.
+    // A new read-only shared mapping at an address the kernel picks, never read or written here.
+    // SAFETY: it aliases no Rust memory; it is only passed to mincore and unmapped.
     let addr = unsafe {
         libc::mmap(
             std::ptr::null_mut(),
@@ -81,8 +81,8 @@ fn mincore(fd: BorrowedFd<'_>, offset: u64, len: usize, vec: &mut [u8]) -> Optio
         return None;
     }
     debug_assert!(vec.len() >= len.div_ceil(PAGE as usize));
-    // SAFETY: `addr..addr + len` is the mapping made above, and `vec` holds a byte for each of
-    // its pages (its length is checked by the caller's arithmetic, asserted above).
+    // `vec` holds a byte for each page of the mapping (the caller's arithmetic, asserted above).
+    // SAFETY: `addr..addr + len` is the mapping made above, `vec` long enough for its pages.
     let res = unsafe { libc::mincore(addr, len, vec.as_mut_ptr()) };
     // SAFETY: the mapping made above, not used after this.
     unsafe { libc::munmap(addr, len) };
