@@ -545,3 +545,35 @@ fn takes_dontcache(dir: &FsPath) -> bool {
     let n = unsafe { libc::preadv2(f.as_raw_fd(), &iov, 1, 0, 0x80) };
     n == 1
 }
+
+/// An O_APPEND sink under a policy: the bytes land after what the file had, its position ends
+/// at its end, and the report says the sink kept the cache for that reason.
+#[rstest]
+fn append_sink_appends_and_keeps_its_position(#[values("uncached", "direct")] pol: &str) {
+    let Some(place) = place("disk", "append_sink_appends_and_keeps_its_position") else {
+        return;
+    };
+    let data = pattern((2 << 20) + 5, 14);
+    let (mut src, _) = source_file(place.path(), "src", &data);
+    let dst_path = place.path().join("log");
+    std::fs::write(&dst_path, b"old\n").expect("write");
+    let mut dst = OpenOptions::new()
+        .append(true)
+        .open(&dst_path)
+        .expect("open append");
+    let r = policy(pol).copy(&mut src, &mut dst).expect("copy");
+    assert_eq!(r.written(), data.len() as u64);
+    let got = std::fs::read(&dst_path).expect("read");
+    assert_eq!(got.len(), 4 + data.len());
+    assert!(
+        got[..4] == b"old\n"[..] && got[4..] == data[..],
+        "{pol}: appended bytes"
+    );
+    assert_eq!(
+        position(&mut dst),
+        got.len() as u64,
+        "{pol}: the position is the end"
+    );
+    assert_eq!(r.cache_fallback(End::Sink), Some(Reason::AppendSink));
+    assert_eq!(r.cache_mode(End::Sink), Some(CacheMode::Kept));
+}

@@ -113,6 +113,13 @@ pub(super) fn copy(
         if meta.kind != Kind::Regular {
             continue;
         }
+        if end == End::Sink && calls::is_append(fd) {
+            // A write at an offset of an O_APPEND file lands at its end, and its position is
+            // the end's: the sink is written as the chain writes it, at its position, and kept.
+            t.report_mut().set_cache_fallback(end, Reason::AppendSink);
+            t.report_mut().set_cache_mode(end, CacheMode::Kept);
+            continue;
+        }
         let offset = if end == End::Source {
             t.src_off
         } else {
@@ -212,11 +219,6 @@ fn mode(
     fd: BorrowedFd<'_>,
     meta: &Meta,
 ) -> (CacheMode, Option<OwnedFd>) {
-    if end == End::Sink && calls::is_append(fd) {
-        // A write at an offset of an O_APPEND file lands at its end: the chain serves it.
-        t.report_mut().set_cache_fallback(end, Reason::AppendSink);
-        return (CacheMode::DropBehind, None);
-    }
     if policy == Cache::Direct {
         match calls::reopen_direct(fd, end == End::Sink) {
             Ok(direct) => return (CacheMode::Direct, Some(direct)),
